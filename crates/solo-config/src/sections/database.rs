@@ -1,0 +1,60 @@
+use std::ops::RangeInclusive;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::diagnose::Note;
+use crate::values::{DatabaseUrl, Duration};
+
+/// `[database]`: where solo keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `url`: `None` when the file does not set it (then `SOLO_DATABASE_URL` or solo's
+    /// built-in SQLite database applies, as the caller decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<DatabaseUrl>,
+    /// `max_connections`: the PostgreSQL pool size, always within
+    /// [`DatabaseSection::MAX_CONNECTIONS`].
+    #[serde(deserialize_with = "pool_size")]
+    pub max_connections: u32,
+    /// `statement_timeout`: how long one SQL statement may run.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseSection {
+    /// The allowed pool sizes.
+    pub const MAX_CONNECTIONS: RangeInclusive<u32> = 1..=1000;
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn pool_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    let range = DatabaseSection::MAX_CONNECTIONS;
+    match u32::try_from(value) {
+        Ok(size) if range.contains(&size) => Ok(size),
+        _ => {
+            let help = if value < 1 {
+                "the pool needs at least one connection"
+            } else {
+                "PostgreSQL allows 100 connections by default; 10 to 20 is plenty for one solo node"
+            };
+            Err(serde::de::Error::custom(
+                Note::new(format!(
+                    "`max_connections` must be between {} and {}, found {value}",
+                    range.start(),
+                    range.end()
+                ))
+                .help(Some(help.to_owned())),
+            ))
+        }
+    }
+}

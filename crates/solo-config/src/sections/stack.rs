@@ -1,0 +1,54 @@
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{DatabaseSection, HttpSection, LogSection, NodeSection};
+use crate::CURRENT_VERSION;
+use crate::diagnose::Note;
+
+/// A whole `solo.toml`, version 1.
+///
+/// Every section is optional in the file; a missing section is the same as an empty one.
+/// `Default` is what an empty `version = 1` file means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackFile {
+    /// `version`: the format version, always [`CURRENT_VERSION`].
+    #[serde(deserialize_with = "version")]
+    pub version: u32,
+    /// `[node]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub node: NodeSection,
+    /// `[database]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub database: DatabaseSection,
+    /// `[http]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub http: HttpSection,
+    /// `[log]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub log: LogSection,
+}
+
+impl Default for StackFile {
+    fn default() -> Self {
+        Self {
+            version: CURRENT_VERSION,
+            node: NodeSection::default(),
+            database: DatabaseSection::default(),
+            http: HttpSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+/// [`crate::parse`] checks the version first, with better messages; this keeps a plain
+/// `toml::from_str::<StackFile>` honest too.
+fn version<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let version = i64::deserialize(deserializer)?;
+    if version == i64::from(CURRENT_VERSION) {
+        Ok(CURRENT_VERSION)
+    } else {
+        Err(serde::de::Error::custom(Note::new(format!(
+            "unsupported version {version}: this solo understands version {CURRENT_VERSION}"
+        ))))
+    }
+}

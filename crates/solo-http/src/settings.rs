@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the HTTP stack behaves. Built by the binary from `solo.toml` and flags.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// A request still running after this is answered 408 and dropped.
+    pub request_timeout: Duration,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Browser origins allowed to call the API; empty means none.
+    pub cors_origins: Vec<String>,
+    /// After SIGTERM, how long in-flight requests get to finish.
+    pub shutdown_grace: Duration,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            request_timeout: Duration::from_secs(30),
+            body_limit: 2 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+}
+
+/// PEM files of a certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}

@@ -1,0 +1,8 @@
+//! Test harness shared by every crate: throwaway PostgreSQL clusters
+//! ([`pg`]), one test body on both engines ([`engines`],
+//! [`storage_tests!`]), and the real `solo` binary as a child process
+//! ([`node`]).
+
+pub mod engines;
+pub mod node;
+pub mod pg;

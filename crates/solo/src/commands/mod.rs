@@ -1,0 +1,4 @@
+pub mod check;
+pub mod init;
+pub mod status;
+pub mod up;

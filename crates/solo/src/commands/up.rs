@@ -1,0 +1,31 @@
+//! `solo up`: run the node in the foreground until SIGINT or SIGTERM.
+
+use solo_config::LogFormat as ConfigLogFormat;
+use solo_observe::{LogFormat, LogLayer, Redactor, init_logging};
+
+use crate::cli::GlobalArgs;
+use crate::exit::{CliError, Exit};
+use crate::node;
+use crate::settings;
+
+/// Libraries' chatter that an operator rarely wants at `info`.
+const QUIET_DEPENDENCIES: &str = "sqlx=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn";
+
+pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
+    let (path, stack) = settings::load_stack(global)?;
+    let settings = settings::resolve(global, path, stack)?;
+
+    let format = match settings.stack.log.format {
+        ConfigLogFormat::Auto => LogFormat::detect(),
+        ConfigLogFormat::Json => LogFormat::Json,
+        ConfigLogFormat::Pretty => LogFormat::Pretty,
+    };
+    // SOLO_LOG takes a full filter (`info,solo_http=debug`) for one-off digging.
+    let filter = std::env::var("SOLO_LOG")
+        .unwrap_or_else(|_| format!("{},{QUIET_DEPENDENCIES}", settings.stack.log.level));
+    let redactor = Redactor::new();
+    init_logging(&filter, LogLayer::stdout(format, redactor.clone()))
+        .map_err(|e| CliError::new(Exit::Config, "log_filter", anyhow::anyhow!(e)))?;
+
+    node::run(settings, node::shutdown_signal()).await
+}

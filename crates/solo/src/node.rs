@@ -1,0 +1,269 @@
+//! The node: composes the store, the capability crates and the HTTP stack,
+//! serves, and shuts down cleanly.
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use solo_cluster::{Cluster, NodeInfo};
+use solo_http::{HttpMetrics, NodeIdentity, SystemState};
+use solo_observe::MetricsRegistry;
+use solo_store::{Db, Migrator};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::commands::init::create_data_dir;
+use crate::exit::{CliError, Exit, OrFail};
+use crate::migrations;
+use crate::settings::NodeSettings;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// Three missed heartbeats and a node counts as silent.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+
+pub async fn run(
+    settings: NodeSettings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), CliError> {
+    let started = Instant::now();
+    let started_at = Utc::now();
+
+    create_data_dir(&settings.data_dir)?;
+    let _lock = lock_data_dir(&settings.data_dir)?;
+    let node_id = node_id(&settings.data_dir)?;
+
+    let db = Db::open(&settings.db).await?;
+    let migrator = Migrator::new(migrations::ALL, VERSION)?;
+    let migrated = migrator.run(&db).await?;
+
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "; another process (another solo?) listens there: stop it, or pick another address with --listen"
+        } else {
+            ""
+        };
+        CliError::failure(anyhow::Error::new(e).context(format!("cannot listen on {}{hint}", settings.listen)))
+    })?;
+    let addr = listener
+        .local_addr()
+        .or_fail(|| "cannot read the bound address".into())?;
+    let tls = settings
+        .http
+        .tls
+        .as_ref()
+        .map(solo_http::load_tls)
+        .transpose()
+        .map_err(|e| CliError::new(Exit::Config, "tls", e))?;
+
+    let metrics = MetricsRegistry::new();
+    register_node_metrics(&metrics, &db, started_at);
+    let http_metrics = HttpMetrics::register(&metrics);
+
+    let cluster = Cluster::new(db.clone());
+    let me = NodeInfo {
+        node_id: node_id.clone(),
+        hostname: hostname(),
+        version: VERSION.to_owned(),
+        listen: addr.to_string(),
+        started_at,
+    };
+    cluster
+        .register(&me, started_at)
+        .await
+        .or_fail(|| "cannot register this node".into())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let heartbeat = solo_cluster::spawn_heartbeat(cluster.clone(), me, HEARTBEAT_INTERVAL, stop_rx);
+
+    let system = SystemState::new(
+        db.clone(),
+        migrator,
+        metrics,
+        NodeIdentity {
+            node_id: node_id.clone(),
+            version: VERSION.to_owned(),
+            started_at,
+            started,
+            listen: addr,
+        },
+        settings.db.target.describe(),
+    );
+    let api = solo_cluster::routes(cluster, SILENCE_LIMIT).merge(crate::api::routes());
+    let app = solo_http::build_app(api, system, &settings.http, http_metrics);
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        addr = %addr,
+        url = %format!("{scheme}://{addr}"),
+        node_id = %node_id,
+        version = VERSION,
+        database = %db.engine(),
+        schema_version = migrated.schema_version,
+        migrations_applied = migrated.applied.len(),
+        startup_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        "ready"
+    );
+
+    let drained =
+        solo_http::serve(listener, tls, app, shutdown, settings.http.shutdown_grace).await;
+
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(5), heartbeat)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the node registry did not record the stop in time");
+    }
+    db.close().await;
+    tracing::info!(drained, "stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM. A second one exits at once, for
+/// an operator who does not want to wait out the grace period.
+pub async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("shutdown requested; a second signal exits at once");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without waiting");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// One node per data directory: a second `solo up` on the same directory
+/// would share its node id and, with SQLite, its database.
+fn lock_data_dir(data_dir: &Path) -> Result<File, CliError> {
+    let path = data_dir.join("node.lock");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .or_fail(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        return Err(CliError::new(
+            Exit::Failure,
+            "data_dir_locked",
+            anyhow::anyhow!(
+                "another solo node (pid {}) is running with the data directory {}; stop it, or give this one its own --data-dir",
+                holder.trim(),
+                data_dir.display()
+            ),
+        ));
+    }
+    file.set_len(0)
+        .or_fail(|| format!("cannot write {}", path.display()))?;
+    write!(file, "{}", std::process::id())
+        .or_fail(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
+}
+
+/// The node's id, made at its first start and kept in the data directory.
+fn node_id(data_dir: &Path) -> Result<String, CliError> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_owned());
+        }
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::write(&path, &id).or_fail(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: String,
+}
+
+fn register_node_metrics(metrics: &MetricsRegistry, db: &Db, started_at: chrono::DateTime<Utc>) {
+    let build: Family<BuildLabels, Gauge> = Family::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: VERSION.to_owned(),
+        })
+        .set(1);
+    metrics.register("solo_build_info", "The running solo's version", build);
+
+    let start: Gauge = Gauge::default();
+    start.set(started_at.timestamp());
+    metrics.register(
+        "solo_node_start_time_seconds",
+        "When this node started, in unix seconds",
+        start,
+    );
+
+    let pool: Family<PoolLabels, Gauge> = Family::default();
+    let pool_max: Gauge = Gauge::default();
+    metrics.register(
+        "solo_db_pool_connections",
+        "Database connections by state (open, idle, in_use)",
+        pool.clone(),
+    );
+    metrics.register(
+        "solo_db_pool_max_connections",
+        "The upper bound of the database pools",
+        pool_max.clone(),
+    );
+    let db = db.clone();
+    metrics.on_scrape(move || {
+        let stats = db.pool_stats();
+        for (state, value) in [
+            ("open", stats.open),
+            ("idle", stats.idle),
+            ("in_use", stats.open.saturating_sub(stats.idle)),
+        ] {
+            pool.get_or_create(&PoolLabels {
+                state: state.to_owned(),
+            })
+            .set(i64::from(value));
+        }
+        pool_max.set(i64::from(stats.max));
+    });
+}

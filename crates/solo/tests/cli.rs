@@ -1,0 +1,288 @@
+//! The command line as a user meets it: help, init, check, overrides, exit codes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn solo(dir: &Path, args: &[&str]) -> Output {
+    solo_env(dir, args, &[])
+}
+
+fn solo_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_solo"));
+    command.args(args).current_dir(dir);
+    for var in [
+        "SOLO_CONFIG",
+        "SOLO_LISTEN",
+        "SOLO_DATA_DIR",
+        "SOLO_DATABASE_URL",
+        "SOLO_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+#[test]
+fn help_names_every_command_setting_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = solo(dir.path(), &["--help"]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for needle in [
+        "init",
+        "up",
+        "check",
+        "status",
+        "--config",
+        "SOLO_CONFIG",
+        "--listen",
+        "SOLO_LISTEN",
+        "--data-dir",
+        "SOLO_DATA_DIR",
+        "--database-url",
+        "SOLO_DATABASE_URL",
+        "--json",
+        "Exit codes",
+        "127.0.0.1:7070",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let version = solo(dir.path(), &["--version"]);
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("solo {}", env!("CARGO_PKG_VERSION"))
+    );
+    let wrong = solo(dir.path(), &["frobnicate"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
+
+#[test]
+fn init_writes_a_valid_commented_stack_and_a_private_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = solo(dir.path(), &["init", "app"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("cd app && solo up"),
+        "{}",
+        stdout(&out)
+    );
+    let config = std::fs::read_to_string(dir.path().join("app/solo.toml")).unwrap();
+    assert!(config.starts_with("# solo.toml") && config.contains("version = 1"));
+    let data = dir.path().join("app/.solo");
+    assert!(data.is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(
+        std::fs::read_to_string(data.join(".gitignore"))
+            .unwrap()
+            .contains('*')
+    );
+
+    let check = solo(&dir.path().join("app"), &["check"]);
+    assert!(
+        check.status.success(),
+        "the example is valid: {}",
+        stderr(&check)
+    );
+
+    let again = solo(dir.path(), &["init", "app"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists") && stderr(&again).contains("--force"),
+        "{}",
+        stderr(&again)
+    );
+    let forced = solo(dir.path(), &["init", "app", "--force", "--json"]);
+    assert!(forced.status.success());
+    assert!(
+        json(&forced)["config"]
+            .as_str()
+            .unwrap()
+            .ends_with("app/solo.toml")
+    );
+}
+
+#[test]
+fn check_reports_a_bad_file_with_its_position_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("solo.toml"),
+        "version = 1\n\n[http]\nrequest_timeout = \"5x\"\n",
+    )
+    .unwrap();
+    let out = solo(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("error: invalid duration `5x`"), "{err}");
+    assert!(err.contains("--> solo.toml:4:19"), "{err}");
+    assert!(err.contains("4 | request_timeout = \"5x\""), "{err}");
+    assert!(err.contains('^'), "{err}");
+
+    let out = solo(dir.path(), &["check", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let body = json(&out);
+    assert_eq!(body["error"]["code"], "config_invalid");
+    assert_eq!(body["error"]["line"], 4);
+    assert_eq!(body["error"]["column"], 19);
+    assert_eq!(body["error"]["exit_code"], 3);
+
+    std::fs::write(
+        dir.path().join("solo.toml"),
+        "version = 1\n[node]\nlisen = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let err = stderr(&solo(dir.path(), &["check"]));
+    assert!(err.contains("did you mean `listen`?"), "{err}");
+}
+
+#[test]
+fn a_missing_stack_file_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["check", "up"] {
+        let out = solo(dir.path(), &[command]);
+        assert_eq!(out.status.code(), Some(3), "{command}");
+        assert!(
+            stderr(&out).contains("solo init"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn flags_beat_environment_beats_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "version = 1\n[node]\nlisten = \"127.0.0.1:7001\"\ndata_dir = \"state\"\n",
+    )
+    .unwrap();
+    let file = json(&solo(
+        dir.path(),
+        &["check", "--json", "--config", "stack.toml"],
+    ));
+    assert_eq!(file["listen"], "127.0.0.1:7001");
+    assert!(
+        file["data_dir"].as_str().unwrap().ends_with("/state"),
+        "relative to the file: {file}"
+    );
+    assert_eq!(file["database_backend"], "sqlite");
+    assert!(
+        file["database"]
+            .as_str()
+            .unwrap()
+            .ends_with("/state/solo.db")
+    );
+
+    let env = [
+        ("SOLO_CONFIG", "stack.toml"),
+        ("SOLO_LISTEN", "127.0.0.1:7002"),
+        ("SOLO_DATA_DIR", "/tmp/solo-env-dir"),
+    ];
+    let from_env = json(&solo_env(dir.path(), &["check", "--json"], &env));
+    assert_eq!(from_env["listen"], "127.0.0.1:7002");
+    assert_eq!(from_env["data_dir"], "/tmp/solo-env-dir");
+
+    let from_flag = json(&solo_env(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--listen",
+            "0.0.0.0:7003",
+            "--data-dir",
+            "/tmp/solo-flag-dir",
+        ],
+        &env,
+    ));
+    assert_eq!(from_flag["listen"], "0.0.0.0:7003");
+    assert_eq!(from_flag["data_dir"], "/tmp/solo-flag-dir");
+
+    let pg = json(&solo_env(
+        dir.path(),
+        &["check", "--json"],
+        &[
+            ("SOLO_CONFIG", "stack.toml"),
+            (
+                "SOLO_DATABASE_URL",
+                "postgres://solo:pw-in-env@db.internal:5433/app",
+            ),
+        ],
+    ));
+    assert_eq!(pg["database_backend"], "postgres");
+    assert_eq!(
+        pg["database"], "postgres://db.internal:5433/app",
+        "described without credentials"
+    );
+
+    let bad = solo_env(
+        dir.path(),
+        &["check"],
+        &[("SOLO_CONFIG", "stack.toml"), ("SOLO_LISTEN", "nonsense")],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("nonsense"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_password_on_the_command_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("solo.toml"), "version = 1\n").unwrap();
+    let out = solo(
+        dir.path(),
+        &[
+            "check",
+            "--database-url",
+            "postgres://solo:hunter2hunter2@db/solo",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("SOLO_DATABASE_URL"), "{err}");
+    assert!(!err.contains("hunter2hunter2"), "{err}");
+    let without = solo(
+        dir.path(),
+        &["check", "--database-url", "postgres://solo@db/solo"],
+    );
+    assert!(without.status.success(), "{}", stderr(&without));
+}
+
+#[test]
+fn status_without_a_node_exits_4_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    // Bind and drop: a port where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = solo(dir.path(), &["status", "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains(&format!("no solo node answers at http://{addr}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = solo(dir.path(), &["status", "--listen", &addr, "--json"]);
+    assert_eq!(json(&out)["error"]["code"], "unreachable");
+}
