@@ -304,3 +304,65 @@ async fn readiness_follows_postgres_going_away_and_coming_back() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[test]
+fn status_reaches_a_tls_node_by_trusting_its_own_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let node = NodeBuilder::new(SOLO)
+        .dir(dir.path())
+        .config("version = 1\n[http]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n")
+        .spawn();
+    assert!(
+        node.logs()
+            .contains(&format!("\"url\":\"https://{}\"", node.addr())),
+        "{}",
+        node.logs()
+    );
+    let out = Command::new(SOLO)
+        .args([
+            "status",
+            "--json",
+            "--listen",
+            &node.addr().to_string(),
+            "--config",
+        ])
+        .arg(dir.path().join("solo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["url"],
+        format!("https://localhost:{}", node.addr().port())
+    );
+    assert_eq!(status["node"]["database"]["schema_current"], true);
+}
+
+#[test]
+fn an_address_in_use_is_a_clear_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("solo.toml"), "version = 1\n").unwrap();
+    let out = Command::new(SOLO)
+        .args(["up", "--listen", &addr])
+        .current_dir(dir.path())
+        .env_remove("SOLO_CONFIG")
+        .env_remove("SOLO_DATA_DIR")
+        .env_remove("SOLO_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("--listen"),
+        "{err}"
+    );
+}
