@@ -190,23 +190,32 @@ fn sqlite_exec(db: &std::path::Path, sql: &str) {
     });
 }
 
-#[test]
-fn a_database_from_a_newer_solo_is_refused_with_exit_5() {
+/// Runs a node once (creating and migrating its database), stops it, runs
+/// `sql` against its SQLite file, then starts `solo up` on it again and
+/// returns that run's exit code and stderr.
+fn up_again_after(sql: &str) -> (Option<i32>, String) {
     let mut node = node();
     let dir = node.dir().to_owned();
     node.signal("TERM");
     node.wait(Duration::from_secs(10));
-    sqlite_exec(
-        &dir.join(".solo/solo.db"),
-        "INSERT INTO solo_migrations VALUES ('jobs', 1, 'create_jobs', 'abc', '9.9.9', '2030-01-01T00:00:00Z', 1)",
-    );
+    sqlite_exec(&dir.join(".solo/solo.db"), sql);
     let out = Command::new(SOLO)
         .args(["up", "--listen", "127.0.0.1:0", "--config"])
         .arg(dir.join("solo.toml"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_database_from_a_newer_solo_is_refused_with_exit_5() {
+    let (code, err) = up_again_after(
+        "INSERT INTO solo_migrations VALUES ('jobs', 1, 'create_jobs', 'abc', '9.9.9', '2030-01-01T00:00:00Z', 1)",
+    );
+    assert_eq!(code, Some(5), "{err}");
     assert!(
         err.contains("jobs/0001 (create_jobs) applied by solo 9.9.9"),
         "{err}"
@@ -216,21 +225,10 @@ fn a_database_from_a_newer_solo_is_refused_with_exit_5() {
 
 #[test]
 fn a_tampered_migration_is_refused_with_exit_5() {
-    let mut node = node();
-    let dir = node.dir().to_owned();
-    node.signal("TERM");
-    node.wait(Duration::from_secs(10));
-    sqlite_exec(
-        &dir.join(".solo/solo.db"),
+    let (code, err) = up_again_after(
         "UPDATE solo_migrations SET checksum = 'deadbeef' WHERE component = 'cluster'",
     );
-    let out = Command::new(SOLO)
-        .args(["up", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.join("solo.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, Some(5), "{err}");
     assert!(
         err.contains("cluster/0001 (create_nodes) was changed after it was applied"),
         "{err}"
