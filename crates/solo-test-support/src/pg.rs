@@ -17,6 +17,7 @@
 //!   skips with a boxed notice, unless `SOLO_TEST_POSTGRES=require`.
 
 use std::fs;
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -53,18 +54,18 @@ impl PgCluster {
     /// when the process exits. None (after a loud notice) when PostgreSQL is
     /// missing and not required.
     pub fn shared(test_name: &str) -> Option<&'static PgCluster> {
-        SHARED
-            .get_or_init(|| {
-                let cluster = PgCluster::launch(test_name, true)?;
-                register_exit_hook();
-                Some(cluster)
-            })
-            .as_ref()
-            .or_else(|| {
-                // Initialised as absent by an earlier test: still say so for this one.
-                skip_notice(test_name, "no PostgreSQL server binaries were found");
-                None
-            })
+        let mut noticed = false;
+        let cluster = SHARED.get_or_init(|| {
+            noticed = true;
+            let cluster = PgCluster::launch(test_name, true)?;
+            register_exit_hook();
+            Some(cluster)
+        });
+        if cluster.is_none() && !noticed {
+            // Found absent by an earlier test: say so for this one too.
+            skip_notice(test_name, "no PostgreSQL server binaries were found");
+        }
+        cluster.as_ref()
     }
 
     /// A cluster the caller owns, for tests that stop or restart it.
@@ -268,7 +269,10 @@ fn skip_notice(test_name: &str, why: &str) {
         );
     }
     let line = "=".repeat(78);
-    eprintln!(
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing
+    // tests, and a skip nobody sees is not a loud skip.
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "\n{line}\nSKIPPED: PostgreSQL half of {test_name}\n  {why}\n  Install the PostgreSQL server (Debian: apt-get install postgresql) or set\n  SOLO_PG_BIN to its bin directory. SOLO_TEST_POSTGRES=require makes this a failure.\n{line}\n"
     );
 }
