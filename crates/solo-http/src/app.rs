@@ -5,10 +5,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -17,6 +16,7 @@ use crate::metrics::HttpMetrics;
 use crate::middleware::errors::{ErrorContext, render_errors};
 use crate::middleware::observe::observe;
 use crate::middleware::security::security_headers;
+use crate::middleware::time_limit::time_limit;
 use crate::settings::HttpSettings;
 use crate::system::{self, SystemState};
 
@@ -52,7 +52,6 @@ pub fn build_app(
     let doc_json: Arc<str> = serde_json::to_string(&doc).unwrap_or_default().into();
 
     let errors = Arc::new(ErrorContext {
-        request_timeout: settings.request_timeout,
         body_limit: settings.body_limit,
     });
     router
@@ -74,10 +73,7 @@ pub fn build_app(
         )
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            settings.request_timeout,
-        ))
+        .layer(from_fn_with_state(settings.request_timeout, time_limit))
         .layer(tower::util::option_layer(cors(&settings.cors_origins)))
         .layer(from_fn_with_state(errors, render_errors))
         .layer(from_fn_with_state(Arc::new(metrics), observe))

@@ -4,8 +4,13 @@ use std::time::Duration;
 /// How the HTTP stack behaves. Built by the binary from `solo.toml` and flags.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// A request still running after this is answered 408 and dropped.
+    /// A request still running after this is answered 503 and dropped.
     pub request_timeout: Duration,
+    /// A client has this long to send a request head (and to finish a TLS
+    /// handshake); an idle keep-alive connection is closed after it too.
+    pub header_read_timeout: Duration,
+    /// Open connections beyond this wait in the kernel's backlog.
+    pub max_connections: usize,
     /// Largest request body accepted, in bytes (413 beyond).
     pub body_limit: usize,
     /// Browser origins allowed to call the API; empty means none.
@@ -20,6 +25,8 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             body_limit: 2 * 1024 * 1024,
             cors_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(10),

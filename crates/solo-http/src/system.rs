@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use solo_observe::MetricsRegistry;
-use solo_store::{Db, Migrator};
+use solo_store::{Db, Migrator, SchemaStatus};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,6 +46,7 @@ struct SystemInner {
     metrics: MetricsRegistry,
     node: NodeIdentity,
     database_target: String,
+    probe: SchemaProbe,
 }
 
 impl SystemState {
@@ -64,6 +65,7 @@ impl SystemState {
                 metrics,
                 node,
                 database_target,
+                probe: SchemaProbe::default(),
             }),
         }
     }
@@ -151,36 +153,23 @@ async fn readyz(State(state): State<SystemState>) -> Result<Json<Ready>, ApiErro
     let not_ready =
         |message: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message);
     let s = &state.inner;
-    let check = async {
-        s.db.ping()
-            .await
-            .map_err(|e| not_ready(format!("database unreachable: {}", error_chain(&e))))?;
-        let schema = s
-            .migrator
-            .status(&s.db)
-            .await
-            .map_err(|e| not_ready(format!("database schema unusable: {}", error_chain(&e))))?;
-        if !schema.is_current() {
-            return Err(not_ready(format!(
-                "{} migration(s) pending: {}",
-                schema.pending.len(),
-                schema.pending.join(", ")
-            )));
-        }
-        Ok(Json(Ready {
-            status: "ready".into(),
-            database: s.db.engine().to_string(),
-            schema_version: schema.applied,
-        }))
-    };
-    tokio::time::timeout(READY_TIMEOUT, check)
-        .await
-        .unwrap_or_else(|_| {
-            Err(not_ready(format!(
-                "database did not answer within {}s",
-                READY_TIMEOUT.as_secs()
-            )))
-        })
+    // /readyz is public: the reason is short, the driver's words go to the log.
+    let schema = s.probe.check(&s.db, &s.migrator).await.map_err(|problem| {
+        tracing::warn!(%problem, "not ready");
+        not_ready(problem.public_message())
+    })?;
+    if !schema.is_current() {
+        return Err(not_ready(format!(
+            "{} migration(s) pending: {}",
+            schema.pending.len(),
+            schema.pending.join(", ")
+        )));
+    }
+    Ok(Json(Ready {
+        status: "ready".into(),
+        database: s.db.engine().to_string(),
+        schema_version: schema.applied,
+    }))
 }
 
 /// Prometheus metrics in the OpenMetrics text format.
@@ -200,21 +189,11 @@ async fn metrics(State(state): State<SystemState>) -> Response {
     responses((status = 200, description = "Node status", body = NodeStatus)))]
 async fn status(State(state): State<SystemState>) -> Json<NodeStatus> {
     let s = &state.inner;
-    let schema = tokio::time::timeout(READY_TIMEOUT, async {
-        s.db.ping().await?;
-        s.migrator.status(&s.db).await
-    })
-    .await;
+    let schema = s.probe.check(&s.db, &s.migrator).await;
     let pool = s.db.pool_stats();
     let (reachable, schema_version, schema_current, problem) = match schema {
-        Ok(Ok(schema)) => (true, schema.applied, schema.is_current(), None),
-        Ok(Err(e)) => (false, 0, false, Some(error_chain(&e))),
-        Err(_) => (
-            false,
-            0,
-            false,
-            Some("database did not answer in time".to_owned()),
-        ),
+        Ok(schema) => (true, schema.applied, schema.is_current(), None),
+        Err(problem) => (false, 0, false, Some(problem.to_string())),
     };
     Json(NodeStatus {
         version: s.node.version.clone(),
@@ -235,6 +214,86 @@ async fn status(State(state): State<SystemState>) -> Json<NodeStatus> {
             pool_max: pool.max,
         },
     })
+}
+
+/// How long a good database check answers for later probes: a load
+/// balancer (or a flood) probing /readyz costs at most one check per window.
+/// Failures are not kept, so recovery shows at the next probe.
+const PROBE_REUSE: Duration = Duration::from_millis(500);
+
+/// The database check behind /readyz and /status: one at a time, a good
+/// answer reused for [`PROBE_REUSE`].
+#[derive(Default)]
+struct SchemaProbe {
+    last_good: tokio::sync::Mutex<Option<(Instant, SchemaStatus)>>,
+}
+
+#[derive(Debug)]
+enum ProbeProblem {
+    Unreachable(String),
+    Schema(String),
+    Slow,
+}
+
+impl ProbeProblem {
+    /// For unauthenticated callers: what kind of problem, no driver detail.
+    fn public_message(&self) -> String {
+        match self {
+            ProbeProblem::Unreachable(_) => {
+                "database unreachable; the node's log has the details".to_owned()
+            }
+            ProbeProblem::Schema(_) => {
+                "database schema unreadable; the node's log has the details".to_owned()
+            }
+            ProbeProblem::Slow => format!(
+                "database did not answer within {}s",
+                READY_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeProblem::Unreachable(why) => write!(f, "database unreachable: {why}"),
+            ProbeProblem::Schema(why) => write!(f, "database schema unreadable: {why}"),
+            ProbeProblem::Slow => write!(
+                f,
+                "database did not answer within {}s",
+                READY_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+impl SchemaProbe {
+    async fn check(&self, db: &Db, migrator: &Migrator) -> Result<SchemaStatus, ProbeProblem> {
+        // Held across the check: concurrent probes wait for the one running
+        // and then reuse its answer instead of piling onto the database.
+        let mut last_good = self.last_good.lock().await;
+        if let Some((at, schema)) = last_good.as_ref()
+            && at.elapsed() < PROBE_REUSE
+        {
+            return Ok(schema.clone());
+        }
+        let checked = tokio::time::timeout(READY_TIMEOUT, async {
+            db.ping()
+                .await
+                .map_err(|e| ProbeProblem::Unreachable(error_chain(&e)))?;
+            migrator
+                .status(db)
+                .await
+                .map_err(|e| ProbeProblem::Schema(error_chain(&e)))
+        })
+        .await
+        .unwrap_or(Err(ProbeProblem::Slow));
+        *last_good = match &checked {
+            Ok(schema) => Some((Instant::now(), schema.clone())),
+            Err(_) => None,
+        };
+        checked
+    }
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

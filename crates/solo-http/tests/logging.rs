@@ -12,8 +12,9 @@ use solo_observe::{LogFormat, LogLayer, Redactor, init_logging};
 #[tokio::test]
 async fn access_lines_carry_the_request_id_and_credentials_never_reach_the_log() {
     let buffer: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    // Debug, so the request-headers line is written too.
     init_logging(
-        "info",
+        "debug",
         LogLayer::to_writer(LogFormat::Json, Redactor::new(), buffer.clone()),
     )
     .unwrap();
@@ -26,14 +27,32 @@ async fn access_lines_carry_the_request_id_and_credentials_never_reach_the_log()
         .header("authorization", format!("Bearer {secret}"))
         .header("cookie", "solo_session=c00kie-value-123")
         .header("x-request-id", "redact-1")
+        // Schemes the redactor has no pattern for: quoted cookie values and
+        // a custom auth header.
+        .header("x-auth", "Key cust0m-auth-k3y")
+        .header("x-session", "\"qu0ted session\"")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     let _ = app.get("/api/v1/test/panic").await;
+    let missing = app
+        .client
+        .get(app.url("/no/such/route?token=qs-t0ken-value"))
+        .header("x-request-id", "redact-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 
     let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-    for leaked in [secret, "c00kie-value-123", "qs-t0ken-value"] {
+    for leaked in [
+        secret,
+        "c00kie-value-123",
+        "qs-t0ken-value",
+        "cust0m-auth-k3y",
+        "qu0ted session",
+    ] {
         assert!(
             !logs.contains(leaked),
             "{leaked} leaked into the logs:\n{logs}"
@@ -64,9 +83,27 @@ async fn access_lines_carry_the_request_id_and_credentials_never_reach_the_log()
         .expect("access line");
     assert_eq!(access["method"], "GET");
     assert_eq!(access["route"], "/api/v1/test/log-headers");
+    assert!(
+        access.get("path").is_none(),
+        "a matched request logs its route template, not its path: {access}"
+    );
+    let headers_line = lines
+        .iter()
+        .find(|l| l["msg"] == "request headers" && l["request_id"] == "redact-1")
+        .expect("debug line with the request headers");
+    let described = headers_line["headers"].as_str().unwrap();
+    assert!(
+        described.contains("accept: */*") && described.contains("x-auth: "),
+        "names are listed, harmless values shown: {described}"
+    );
+    let unmatched = lines
+        .iter()
+        .find(|l| l["target"] == "solo::access" && l["request_id"] == "redact-2")
+        .expect("access line of the 404");
+    assert_eq!(unmatched["route"], "<unmatched>");
     assert_eq!(
-        access["path"], "/api/v1/test/log-headers",
-        "no query string in the log"
+        unmatched["path"], "/no/such/route",
+        "unmatched paths are logged without their query"
     );
     assert_eq!(access["status"], 200);
     assert!(access["latency_ms"].as_f64().is_some());

@@ -147,7 +147,8 @@ async fn every_error_has_the_one_json_shape() {
     let (status, _, body) = error_body(app.get("/api/v1/test/slow?ms=2000").await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str().unwrap()),
-        (408, "request_timeout")
+        (503, "request_timeout"),
+        "an overrunning handler is the server's failure, not the client's"
     );
 }
 
@@ -316,8 +317,11 @@ async fn readyz_is_ready_only_with_a_current_schema() {
         "{body}"
     );
 
-    // The database goes away: not ready, and the reason says so.
+    // The database goes away: not ready once the last good answer (kept
+    // half a second) has aged out, and the reason says so without the
+    // driver's words (the endpoint is public).
     app.db.db.close().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let (status, _, body) = error_body(app.get("/readyz").await).await;
     assert_eq!(status, 503);
     assert!(
@@ -326,6 +330,10 @@ async fn readyz_is_ready_only_with_a_current_schema() {
             .unwrap()
             .contains("database unreachable"),
         "{body}"
+    );
+    assert!(
+        !body["error"]["message"].as_str().unwrap().contains("pool"),
+        "no driver detail on a public endpoint: {body}"
     );
 }
 
@@ -336,6 +344,16 @@ async fn metrics_count_requests_by_route_and_status() {
         app.get("/healthz").await;
     }
     app.get("/nope/123").await;
+    for method in ["FROBNICATE", "XYZZY"] {
+        app.client
+            .request(
+                http::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url("/nope"),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let response = app.get("/metrics").await;
     assert!(
         response.headers()["content-type"]
@@ -357,6 +375,16 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains(r#"solo_http_request_duration_seconds_bucket{le="0.0005",method="GET",route="/healthz",status="200"}"#)
         || text.contains(r#"solo_http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200",le="0.0005"}"#), "{text}");
     assert!(text.contains("solo_http_requests_in_flight"), "{text}");
+    assert!(
+        !text.contains("FROBNICATE") && !text.contains("XYZZY"),
+        "made-up methods must not mint series: {text}"
+    );
+    assert!(
+        text.contains(
+            r#"solo_http_requests_total{method="OTHER",route="<unmatched>",status="404"} 2"#
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -445,5 +473,13 @@ async fn shutdown_gives_up_on_requests_that_outlast_the_grace() {
         started.elapsed() < Duration::from_secs(2),
         "waited only the grace"
     );
-    stuck.abort();
+    // The connection was closed, not left serving behind a returned serve().
+    let outcome = tokio::time::timeout(Duration::from_secs(2), stuck)
+        .await
+        .expect("the stuck request ends once the server gives up on it")
+        .unwrap();
+    assert!(
+        outcome.is_err(),
+        "the client sees its connection closed, not a late answer"
+    );
 }

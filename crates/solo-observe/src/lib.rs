@@ -7,10 +7,12 @@
 
 mod layer;
 mod metrics;
+mod panics;
 mod redact;
 
 pub use layer::{LogFormat, LogLayer, init_logging};
 pub use metrics::MetricsRegistry;
+pub use panics::log_panics;
 pub use redact::{REDACTED, Redactor};
 
 /// Re-exported so every crate registers metrics of one version.

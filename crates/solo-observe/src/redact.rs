@@ -37,7 +37,7 @@ fn patterns() -> &'static Patterns {
         scheme: Regex::new(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{3,}")
             .expect("static regex"),
         pair: Regex::new(
-            r#"(?i)("?[a-z0-9_-]*(?:password|passwd|secret|token|authorization|cookie|api[_-]?key|private[_-]?key|credential)[a-z0-9_-]*"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&;}\]]+)"#,
+            r#"(?i)("?[a-z0-9_-]*(?:password|passwd|secret|token|auth|cookie|session|api[_-]?key|private[_-]?key|credential)[a-z0-9_-]*"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,&;}\]]+)"#,
         )
         .expect("static regex"),
         url_password: Regex::new(r"(://[^/\s:@]+:)[^@\s/]+@").expect("static regex"),
@@ -51,13 +51,16 @@ impl Redactor {
 
     /// True when a field of this name holds a credential as a whole.
     pub fn is_sensitive_name(name: &str) -> bool {
-        const WORDS: [&str; 10] = [
+        // "auth" covers authorization and custom headers (x-auth, oauth…);
+        // "session" covers session ids and session cookies.
+        const WORDS: &[&str] = &[
             "password",
             "passwd",
             "secret",
             "token",
-            "authorization",
+            "auth",
             "cookie",
+            "session",
             "apikey",
             "api_key",
             "private_key",
@@ -130,6 +133,9 @@ mod tests {
             "Authorization",
             "set-cookie",
             "client_secret",
+            "x-auth",
+            "session_id",
+            "api_key",
         ] {
             assert_eq!(r.field(name, "hunter2hunter2"), REDACTED, "{name}");
         }
@@ -149,6 +155,9 @@ mod tests {
             (r#"{"token":"abc.def.ghi","x":1}"#, "abc.def.ghi"),
             ("GET /hook?api_key=k_live_123&x=1", "k_live_123"),
             ("postgres://solo:pa55word@db:5432/app", "pa55word"),
+            (r#"{"x-auth": "Key cust0m-k3y"}"#, "cust0m-k3y"),
+            (r#"{"cookie": "sid=\"q w e\" x", "a": 1}"#, "q w e"),
+            (r#"session_id="abc\"def""#, "def"),
         ];
         for (input, secret) in cases {
             let out = r.text(input);

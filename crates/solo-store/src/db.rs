@@ -69,6 +69,15 @@ impl DbTarget {
             DbTarget::Postgres { url } => crate::postgres::describe_url(url),
         }
     }
+
+    /// The password the URL carries, if any, so the binary can hand it to
+    /// the log redactor: a driver error quoting it must not reach a log.
+    pub fn password(&self) -> Option<String> {
+        match self {
+            DbTarget::Sqlite { .. } => None,
+            DbTarget::Postgres { url } => crate::postgres::url_password(url),
+        }
+    }
 }
 
 // Debug must not print a URL that may carry a password.
@@ -204,6 +213,23 @@ mod tests {
         );
         assert!(DbTarget::from_url("mysql://x").is_err());
         assert!(DbTarget::from_url("sqlite:").is_err());
+    }
+
+    #[test]
+    fn the_password_is_found_for_the_redactor() {
+        let cases = [
+            ("postgres://solo:pa55@db/app", Some("pa55")),
+            ("postgres://solo:p@ss@db/app", Some("p@ss")),
+            ("postgres://solo:p%40ss@db/app", Some("p@ss")),
+            ("postgres://db/app?user=solo&password=qu3ry", Some("qu3ry")),
+            ("postgres://solo@db/app", None),
+        ];
+        for (url, password) in cases {
+            let target = DbTarget::from_url(url).unwrap();
+            assert_eq!(target.password().as_deref(), password, "{url}");
+        }
+        let sqlite = DbTarget::from_url("sqlite:/tmp/x.db").unwrap();
+        assert_eq!(sqlite.password(), None);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 /// Three missed heartbeats and a node counts as silent.
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// Longest wait for each clean-up step after the server has stopped.
+const STOP_STEP_LIMIT: Duration = Duration::from_secs(5);
 
 pub async fn run(
     settings: NodeSettings,
@@ -110,17 +112,25 @@ pub async fn run(
         "ready"
     );
 
-    let drained =
-        solo_http::serve(listener, tls, app, shutdown, settings.http.shutdown_grace).await;
+    let drained = solo_http::serve(listener, tls, app, &settings.http, shutdown).await;
 
+    // Every step of the way out is bounded: a stuck database must not keep
+    // a stopping node alive.
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(5), heartbeat)
+    let heartbeat_abort = heartbeat.abort_handle();
+    if tokio::time::timeout(STOP_STEP_LIMIT, heartbeat)
         .await
         .is_err()
     {
+        heartbeat_abort.abort();
         tracing::warn!("the node registry did not record the stop in time");
     }
-    db.close().await;
+    if tokio::time::timeout(STOP_STEP_LIMIT, db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database connections did not close in time; leaving them");
+    }
     tracing::info!(drained, "stopped");
     Ok(())
 }

@@ -96,6 +96,8 @@ pub fn resolve(
     });
     let http = HttpSettings {
         request_timeout: stack.http.request_timeout.as_std(),
+        header_read_timeout: HttpSettings::default().header_read_timeout,
+        max_connections: HttpSettings::default().max_connections,
         body_limit: usize::try_from(stack.http.body_limit.bytes()).unwrap_or(usize::MAX),
         cors_origins: stack
             .http

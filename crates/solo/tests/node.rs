@@ -271,6 +271,8 @@ async fn readiness_follows_postgres_going_away_and_coming_back() {
     assert_eq!(get(&node.url("/readyz")).await.status(), 200);
 
     cluster.stop();
+    // The last good answer is reused for half a second.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let down = get(&node.url("/readyz")).await;
     assert_eq!(down.status(), 503);
     let body: serde_json::Value = down.json().await.unwrap();

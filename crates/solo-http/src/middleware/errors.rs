@@ -4,7 +4,6 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,7 +18,6 @@ use crate::request_id::RequestId;
 /// What the error messages quote.
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorContext {
-    pub request_timeout: Duration,
     pub body_limit: usize,
 }
 
@@ -65,7 +63,7 @@ pub(crate) async fn render_errors(
     if is_rendered(&response) {
         return response;
     }
-    // A framework response (404, 405, 408, 413, a rejected body…): keep its
+    // A framework response (404, 405, 413, a rejected body…): keep its
     // status and headers, say in words what happened.
     let (parts, body) = response.into_parts();
     let quoted = axum::body::to_bytes(body, MAX_QUOTED_BODY)
@@ -108,10 +106,6 @@ fn default_message(
             format!("no route for {method} {path}; the API is described at /api/v1/openapi.json")
         }
         StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
-        StatusCode::REQUEST_TIMEOUT => format!(
-            "the request took longer than {}s and was stopped (http.request_timeout)",
-            context.request_timeout.as_secs_f64()
-        ),
         StatusCode::PAYLOAD_TOO_LARGE => format!(
             "the request body is larger than the limit of {} bytes (http.body_limit in solo.toml)",
             context.body_limit

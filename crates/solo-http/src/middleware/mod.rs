@@ -1,6 +1,8 @@
 //! The middleware every route runs through, in the order `build_app`
-//! layers them (outermost first): security, observe, errors.
+//! layers them (outermost first): security, observe, errors, then CORS,
+//! the request time limit and the body limit.
 
 pub(crate) mod errors;
 pub(crate) mod observe;
 pub(crate) mod security;
+pub(crate) mod time_limit;

@@ -130,16 +130,13 @@ pub async fn spawn_app(options: Options) -> TestApp {
     );
     let app = solo_http::build_app(test_routes(), system, &options.settings, http_metrics);
     let (tx, rx) = oneshot::channel::<()>();
-    let grace = options.settings.shutdown_grace;
-    let served = tokio::spawn(solo_http::serve(
-        listener,
-        options.tls,
-        app,
-        async {
+    let settings = options.settings.clone();
+    let served = tokio::spawn(async move {
+        solo_http::serve(listener, options.tls, app, &settings, async {
             let _ = rx.await;
-        },
-        grace,
-    ));
+        })
+        .await
+    });
     TestApp {
         addr,
         client: reqwest::Client::new(),

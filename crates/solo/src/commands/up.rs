@@ -24,8 +24,15 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     let filter = std::env::var("SOLO_LOG")
         .unwrap_or_else(|_| format!("{},{QUIET_DEPENDENCIES}", settings.stack.log.level));
     let redactor = Redactor::new();
+    // A driver error that quotes the connection string must not leak it.
+    if let Some(password) = settings.db.target.password() {
+        redactor.register_secret(&password);
+    }
     init_logging(&filter, LogLayer::stdout(format, redactor.clone()))
         .map_err(|e| CliError::new(Exit::Config, "log_filter", anyhow::anyhow!(e)))?;
+    // Panics (a handler's included: those become 500s) are logged like
+    // everything else: structured, with the request id, and redacted.
+    solo_observe::log_panics();
 
     node::run(settings, node::shutdown_signal()).await
 }
