@@ -21,11 +21,13 @@ mod error;
 pub mod migrate;
 mod postgres;
 mod sqlite;
+mod tx;
 
 pub use db::{Db, DbOptions, DbTarget, Engine, PoolStats};
 pub use error::StoreError;
 pub use migrate::{Migration, MigrationSet, Migrator, SchemaStatus};
 pub use sqlite::SqliteDb;
+pub use tx::Tx;
 
 /// Re-exported so capability crates name one sqlx version.
 pub use sqlx;

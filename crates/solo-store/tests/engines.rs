@@ -4,11 +4,32 @@
 use std::time::Duration;
 
 use solo_store::sqlx::{self, Row};
-use solo_store::{Db, DbOptions, Engine};
+use solo_store::{Db, DbOptions, Engine, Tx};
 use solo_test_support::engines::TestDb;
 use solo_test_support::storage_tests;
 
 storage_tests! {
+    async fn write_transactions_commit_or_roll_back_whole(db: Db) {
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(tx.engine(), db.engine());
+        exec(&mut tx, "CREATE TABLE tx_probe (x INTEGER NOT NULL)").await;
+        exec(&mut tx, "INSERT INTO tx_probe VALUES (1)").await;
+        tx.commit().await.unwrap();
+
+        let mut tx = db.begin().await.unwrap();
+        exec(&mut tx, "INSERT INTO tx_probe VALUES (2)").await;
+        drop(tx); // never committed
+
+        let mut tx = db.begin().await.unwrap();
+        exec(&mut tx, "INSERT INTO tx_probe VALUES (3)").await;
+        tx.rollback().await.unwrap();
+
+        let mut tx = db.begin().await.unwrap();
+        let rows = count(&mut tx).await;
+        tx.commit().await.unwrap();
+        assert_eq!(rows, 1, "only the committed row is there");
+    }
+
     async fn answers_pings_and_reports_its_pool(db: Db) {
         db.ping().await.unwrap();
         let stats = db.pool_stats();
@@ -169,4 +190,23 @@ async fn an_unreachable_postgres_is_a_clear_error_without_the_password() {
         "{error}"
     );
     assert!(!error.contains("sup3rs3cret"), "{error}");
+}
+
+async fn exec(tx: &mut Tx, sql: &'static str) {
+    match tx {
+        Tx::Sqlite(tx) => {
+            sqlx::query(sql).execute(&mut **tx).await.unwrap();
+        }
+        Tx::Postgres(tx) => {
+            sqlx::query(sql).execute(&mut **tx).await.unwrap();
+        }
+    }
+}
+
+async fn count(tx: &mut Tx) -> i64 {
+    let sql = "SELECT COUNT(*) FROM tx_probe";
+    match tx {
+        Tx::Sqlite(tx) => sqlx::query_scalar(sql).fetch_one(&mut **tx).await.unwrap(),
+        Tx::Postgres(tx) => sqlx::query_scalar(sql).fetch_one(&mut **tx).await.unwrap(),
+    }
 }
