@@ -12,6 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ErrorBody;
+use crate::guard::{AllowAll, RequestGuard, run_guard};
 use crate::metrics::HttpMetrics;
 use crate::middleware::errors::{ErrorContext, render_errors};
 use crate::middleware::observe::observe;
@@ -35,10 +36,40 @@ pub type ApiRoutes = OpenApiRouter;
 )]
 struct BaseDoc;
 
+/// The routes the capability crates contribute.
+#[derive(Default)]
+pub struct AppRoutes {
+    /// Served under `/api/v1`.
+    pub api: ApiRoutes,
+    /// Served at the root: the dashboard's pages and assets.
+    pub pages: ApiRoutes,
+}
+
 /// Builds the whole application: `api` nested under `/api/v1`, the system
-/// routes, the OpenAPI document, and the shared middleware.
+/// routes, the OpenAPI document, and the shared middleware; no guard.
 pub fn build_app(
     api: ApiRoutes,
+    system: SystemState,
+    settings: &HttpSettings,
+    metrics: HttpMetrics,
+) -> Router {
+    build_app_with(
+        AppRoutes {
+            api,
+            pages: OpenApiRouter::new(),
+        },
+        AllowAll,
+        system,
+        settings,
+        metrics,
+    )
+}
+
+/// [`build_app`] with pages, and a guard that sees every matched request
+/// (see [`RequestGuard`]).
+pub fn build_app_with<G: RequestGuard>(
+    routes: AppRoutes,
+    guard: G,
     system: SystemState,
     settings: &HttpSettings,
     metrics: HttpMetrics,
@@ -47,7 +78,8 @@ pub fn build_app(
     base.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let (router, doc) = OpenApiRouter::with_openapi(base)
         .merge(system::root_routes(system.clone()))
-        .nest("/api/v1", api.merge(system::api_routes(system)))
+        .merge(routes.pages)
+        .nest("/api/v1", routes.api.merge(system::api_routes(system)))
         .split_for_parts();
     let doc_json: Arc<str> = serde_json::to_string(&doc).unwrap_or_default().into();
 
@@ -71,6 +103,10 @@ pub fn build_app(
                 }
             }),
         )
+        // Innermost, on matched routes only: the guard sees the route
+        // template, and its refusals still get a request id and the one
+        // error shape from the layers outside.
+        .route_layer(from_fn_with_state(guard, run_guard::<G>))
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(from_fn_with_state(settings.request_timeout, time_limit))

@@ -20,6 +20,7 @@
 mod app;
 mod conn;
 mod error;
+mod guard;
 mod metrics;
 mod middleware;
 mod request_id;
@@ -28,9 +29,10 @@ mod settings;
 mod system;
 mod tls;
 
-pub use app::{ApiRoutes, build_app};
+pub use app::{ApiRoutes, AppRoutes, build_app, build_app_with};
 pub use conn::ConnectionInfo;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use guard::{AllowAll, RequestGuard};
 pub use metrics::HttpMetrics;
 pub use request_id::RequestId;
 pub use serve::serve;

@@ -208,6 +208,16 @@ impl SoloNode {
         &self.dir
     }
 
+    /// The API token the node wrote for the CLI on its machine
+    /// (`.solo/local-token`, role admin).
+    pub fn local_token(&self) -> String {
+        let path = self.dir.join(".solo").join("local-token");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
     /// Everything the node printed so far (stdout and stderr).
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").clone()

@@ -73,6 +73,65 @@ pub enum Command {
     Check,
     /// Show a running node: version, uptime, database, schema, address
     Status,
+    /// Manage the people who sign in to the dashboard and API
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage API tokens for scripts and CI
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+/// Passwords are read from a prompt at a terminal, else from the first line
+/// of standard input; never from arguments, which every user of the machine
+/// can see.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user
+    Add {
+        /// The name they sign in with
+        name: String,
+        /// viewer (reads), operator (also operates), admin (also manages)
+        #[arg(long, value_parser = parse_role)]
+        role: solo_access::Role,
+    },
+    /// List users
+    List,
+    /// Change a user's role
+    SetRole {
+        name: String,
+        #[arg(value_parser = parse_role)]
+        role: solo_access::Role,
+    },
+    /// Disable a user: their sessions end and they can no longer sign in
+    Disable { name: String },
+    /// Re-enable a disabled user
+    Enable { name: String },
+    /// Set a new password for a user (their sessions end)
+    ResetPassword { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create an API token; it is printed once and never again
+    Create {
+        /// What it is for, like `ci`
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: solo_access::Role,
+        /// Lifetime, like `90d` or `12h`; without it the token does not expire
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<solo_config::Duration>,
+    },
+    /// List tokens (never their values)
+    List,
+    /// Revoke a token by id
+    Revoke { id: String },
+}
+
+fn parse_role(text: &str) -> Result<solo_access::Role, String> {
+    text.parse()
+        .map_err(|e: solo_access::UnknownRole| e.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! crates, prints results and errors once, and exits with a code scripts can
 //! trust. It is the only crate that reads the process environment.
 
+mod access_rules;
 mod api;
 mod cli;
 mod commands;
@@ -56,6 +57,10 @@ fn run(cli: Cli, url_from_flag: bool) -> Result<(), CliError> {
         Command::Check => commands::check::run(&cli.global),
         Command::Status => runtime()?.block_on(commands::status::run(&cli.global)),
         Command::Up => runtime()?.block_on(commands::up::run(&cli.global)),
+        Command::Users(command) => runtime()?.block_on(commands::users::run(&cli.global, command)),
+        Command::Tokens(command) => {
+            runtime()?.block_on(commands::tokens::run(&cli.global, command))
+        }
     }
 }
 

@@ -3,4 +3,4 @@
 
 use solo_store::MigrationSet;
 
-pub const ALL: &[MigrationSet] = &[solo_cluster::MIGRATIONS];
+pub const ALL: &[MigrationSet] = &[solo_cluster::MIGRATIONS, solo_access::MIGRATIONS];

@@ -11,8 +11,10 @@ use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use solo_access::rules::AccessRules;
+use solo_access::{Access, AccessSettings, Guard};
 use solo_cluster::{Cluster, NodeInfo};
-use solo_http::{HttpMetrics, NodeIdentity, SystemState};
+use solo_http::{AppRoutes, HttpMetrics, NodeIdentity, SystemState};
 use solo_observe::MetricsRegistry;
 use solo_store::{Db, Migrator};
 use tokio::net::TcpListener;
@@ -20,8 +22,8 @@ use tokio::sync::watch;
 
 use crate::commands::init::create_data_dir;
 use crate::exit::{CliError, Exit, OrFail};
-use crate::migrations;
 use crate::settings::NodeSettings;
+use crate::{access_rules, migrations};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -96,8 +98,25 @@ pub async fn run(
         },
         settings.db.target.describe(),
     );
-    let api = solo_cluster::routes(cluster, SILENCE_LIMIT).merge(crate::api::routes());
-    let app = solo_http::build_app(api, system, &settings.http, http_metrics);
+    let access = Access::new(db.clone(), AccessSettings::default());
+    write_local_token(&settings.data_dir, &access, &node_id).await?;
+    let rules = AccessRules::new(&access_rules::table(settings.stack.http.public_metrics))
+        .map_err(|e| {
+            CliError::failure(anyhow::Error::new(e).context("the access rules are invalid"))
+        })?;
+    let api = solo_cluster::routes(cluster, SILENCE_LIMIT)
+        .merge(crate::api::routes())
+        .merge(solo_access::routes(access.clone()));
+    let app = solo_http::build_app_with(
+        AppRoutes {
+            api,
+            ..AppRoutes::default()
+        },
+        Guard::new(access, rules),
+        system,
+        &settings.http,
+        http_metrics,
+    );
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
@@ -198,6 +217,38 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, CliError> {
     write!(file, "{}", std::process::id())
         .or_fail(|| format!("cannot write {}", path.display()))?;
     Ok(file)
+}
+
+/// The CLI on this machine reaches the node's API with this token
+/// (`solo status`). A new one at every start; the old one is revoked.
+pub const LOCAL_TOKEN_FILE: &str = "local-token";
+
+async fn write_local_token(
+    data_dir: &Path,
+    access: &Access,
+    node_id: &str,
+) -> Result<(), CliError> {
+    // Admin: whoever can read the data directory can read the database too.
+    let token = access
+        .issue_local_token(node_id, solo_access::Role::Admin)
+        .await
+        .or_fail(|| "cannot issue the local CLI token".into())?;
+    let path = data_dir.join(LOCAL_TOKEN_FILE);
+    let tmp = data_dir.join(format!("{LOCAL_TOKEN_FILE}.tmp"));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .or_fail(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(token.as_bytes())
+            .or_fail(|| format!("cannot write {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &path).or_fail(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// The node's id, made at its first start and kept in the data directory.

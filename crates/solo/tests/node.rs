@@ -20,6 +20,26 @@ async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.unwrap()
 }
 
+/// GET with the node's local (admin) token.
+async fn get_as(node: &SoloNode, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(node.url(path))
+        .bearer_auth(node.local_token())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cli_with_token(args: &[&str], token: &str) -> std::process::Output {
+    Command::new(SOLO)
+        .args(args)
+        .env_remove("SOLO_CONFIG")
+        .env_remove("SOLO_LISTEN")
+        .env("SOLO_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
 fn cli(args: &[&str]) -> std::process::Output {
     Command::new(SOLO)
         .args(args)
@@ -38,19 +58,37 @@ async fn a_node_answers_health_readiness_and_status() {
     assert_eq!(ready["database"], "sqlite");
 
     let addr = node.addr().to_string();
-    let human = cli(&["status", "--listen", &addr]);
-    assert!(human.status.success());
+    let unauthorized = cli(&["status", "--listen", &addr]);
+    assert_eq!(unauthorized.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&unauthorized.stderr);
+    assert!(
+        err.contains("wants credentials") && err.contains("SOLO_TOKEN"),
+        "{err}"
+    );
+
+    // On the node's machine, status reads the node's local token.
+    let data_dir = node.dir().join(".solo");
+    let data_dir = data_dir.to_str().unwrap();
+    let human = cli(&["status", "--listen", &addr, "--data-dir", data_dir]);
+    assert!(
+        human.status.success(),
+        "{}",
+        String::from_utf8_lossy(&human.stderr)
+    );
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(
         text.contains(&format!("solo {}", env!("CARGO_PKG_VERSION"))),
         "{text}"
     );
     assert!(
-        text.contains("database  sqlite") && text.contains("schema 1/1 current"),
+        text.contains("database  sqlite") && text.contains("schema 2/2 current"),
         "{text}"
     );
 
-    let out = cli(&["status", "--listen", &addr, "--json"]);
+    let out = cli_with_token(
+        &["status", "--listen", &addr, "--json"],
+        &node.local_token(),
+    );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["node"]["listen"], addr);
     assert_eq!(status["node"]["database"]["backend"], "sqlite");
@@ -81,7 +119,8 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     let mut stream = TcpStream::connect(node.addr()).unwrap();
     write!(
         stream,
-        "POST /api/v1/config/check HTTP/1.1\r\nHost: solo\r\nContent-Type: application/toml\r\nContent-Length: {}\r\n\r\n{first}",
+        "POST /api/v1/config/check HTTP/1.1\r\nHost: solo\r\nAuthorization: Bearer {}\r\nContent-Type: application/toml\r\nContent-Length: {}\r\n\r\n{first}",
+        node.local_token(),
         body.len()
     )
     .unwrap();
@@ -246,11 +285,11 @@ async fn nodes_share_one_postgres_and_see_each_other() {
     let b = NodeBuilder::new(SOLO).database_url(&url).spawn();
     let ready: serde_json::Value = get(&a.url("/readyz")).await.json().await.unwrap();
     assert_eq!(ready["database"], "postgres");
-    assert_eq!(ready["schema_version"], 1);
-    let nodes: Vec<serde_json::Value> = get(&b.url("/api/v1/nodes")).await.json().await.unwrap();
+    assert_eq!(ready["schema_version"], 2);
+    let nodes: Vec<serde_json::Value> = get_as(&b, "/api/v1/nodes").await.json().await.unwrap();
     assert_eq!(nodes.len(), 2, "{nodes:?}");
     assert!(nodes.iter().all(|n| n["state"] == "up"), "{nodes:?}");
-    let status: serde_json::Value = get(&a.url("/api/v1/status")).await.json().await.unwrap();
+    let status: serde_json::Value = get_as(&a, "/api/v1/status").await.json().await.unwrap();
     assert_eq!(status["database"]["backend"], "postgres");
     assert!(
         !status["database"]["target"].as_str().unwrap().contains('@'),

@@ -26,18 +26,26 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // solo.toml is optional here: status works from any directory with
     // --listen, and reads the file only to find the node.
     let config_path = settings::config_path(global);
-    let (listen, tls_cert) = if config_path.exists() {
+    let (listen, tls_cert, data_dir) = if config_path.exists() {
         let (path, stack) = settings::load_stack(global)?;
         let node = settings::resolve(global, path, stack)?;
-        (node.listen, node.http.tls.map(|t| t.cert))
+        (node.listen, node.http.tls.map(|t| t.cert), node.data_dir)
     } else {
-        (global.listen.unwrap_or(settings::DEFAULT_LISTEN), None)
+        (
+            global.listen.unwrap_or(settings::DEFAULT_LISTEN),
+            None,
+            global
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(".solo")),
+        )
     };
     let base = base_url(settings::client_address(listen), tls_cert.is_some());
     let client = client(tls_cert)?;
+    let token = api_token(&data_dir);
 
-    let node: NodeStatus = get_json(&client, &base, "/api/v1/status").await?;
-    let nodes: Vec<NodeView> = get_json(&client, &base, "/api/v1/nodes").await?;
+    let node: NodeStatus = get_json(&client, &base, "/api/v1/status", &token).await?;
+    let nodes: Vec<NodeView> = get_json(&client, &base, "/api/v1/nodes", &token).await?;
     let report = StatusReport {
         url: base,
         node,
@@ -78,13 +86,37 @@ fn client(tls_cert: Option<PathBuf>) -> Result<reqwest::Client, CliError> {
     })
 }
 
+/// The token to call the API with: `SOLO_TOKEN`, else the local token the
+/// node on this machine wrote into its data directory. Never a flag:
+/// arguments are visible to every user of the machine.
+struct ApiToken {
+    token: Option<String>,
+    /// Where it was looked for, for the hint when there is none.
+    looked_at: PathBuf,
+}
+
+fn api_token(data_dir: &std::path::Path) -> ApiToken {
+    let looked_at = data_dir.join(crate::node::LOCAL_TOKEN_FILE);
+    let token = std::env::var("SOLO_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| std::fs::read_to_string(&looked_at).ok())
+        .map(|t| t.trim().to_owned());
+    ApiToken { token, looked_at }
+}
+
 async fn get_json<T: serde::de::DeserializeOwned>(
     client: &reqwest::Client,
     base: &str,
     path: &str,
+    token: &ApiToken,
 ) -> Result<T, CliError> {
     let url = format!("{base}{path}");
-    let response = client.get(&url).send().await.map_err(|e| {
+    let mut request = client.get(&url);
+    if let Some(token) = &token.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| {
         let why = if e.is_timeout() {
             "timed out".to_owned()
         } else if e.is_connect() {
@@ -101,6 +133,17 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         )
     })?;
     let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(CliError::new(
+            Exit::Failure,
+            "unauthorized",
+            anyhow::anyhow!(
+                "the node at {base} wants credentials: run this on the node's machine so solo can \
+                 read its local token ({}), or set SOLO_TOKEN to an API token (`solo tokens create`)",
+                token.looked_at.display()
+            ),
+        ));
+    }
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
         return Err(CliError::failure(anyhow::anyhow!(

@@ -1,0 +1,60 @@
+//! Who may call what: every route of the node, with the least it needs.
+//!
+//! This table is the one place to audit access. A route missing here is
+//! refused to everyone (the guard fails closed), and the access matrix test
+//! (`tests/access.rs`) walks every route of the running node against it:
+//! without credentials each answers 401 (unless listed `Public`), and with
+//! a role below its rule, 403.
+//!
+//! Roles: viewer reads; operator also operates (deploys, jobs, backups);
+//! admin also manages users, tokens, secrets and the stack.
+
+use solo_access::Role::{Admin, Operator, Viewer};
+use solo_access::rules::{RouteRule, Rule, rule};
+
+use Rule::{AtLeast, Public, SignedIn};
+
+/// Every route, with its rule. `/metrics` is added by [`table`] according
+/// to `http.public_metrics`.
+const ROUTES: &[RouteRule] = &[
+    // System.
+    rule("GET", "/healthz", Public),
+    rule("GET", "/readyz", Public),
+    rule("GET", "/api/v1/status", AtLeast(Viewer)),
+    rule("GET", "/api/v1/openapi.json", AtLeast(Viewer)),
+    rule("GET", "/api/v1/nodes", AtLeast(Viewer)),
+    rule("POST", "/api/v1/config/check", AtLeast(Operator)),
+    // Signing in and out.
+    rule("POST", "/api/v1/auth/login", Public),
+    rule("POST", "/api/v1/auth/mfa", Public),
+    rule("POST", "/api/v1/auth/logout", SignedIn),
+    rule("POST", "/api/v1/auth/logout-everywhere", SignedIn),
+    // The caller's own account.
+    rule("GET", "/api/v1/me", SignedIn),
+    rule("PUT", "/api/v1/me/password", SignedIn),
+    rule("GET", "/api/v1/me/sessions", SignedIn),
+    rule("DELETE", "/api/v1/me/sessions/{id}", SignedIn),
+    rule("POST", "/api/v1/me/mfa", SignedIn),
+    rule("POST", "/api/v1/me/mfa/confirm", SignedIn),
+    rule("POST", "/api/v1/me/mfa/disable", SignedIn),
+    // Users and tokens.
+    rule("GET", "/api/v1/users", AtLeast(Admin)),
+    rule("POST", "/api/v1/users", AtLeast(Admin)),
+    rule("PATCH", "/api/v1/users/{id}", AtLeast(Admin)),
+    rule("PUT", "/api/v1/users/{id}/password", AtLeast(Admin)),
+    rule("GET", "/api/v1/tokens", AtLeast(Admin)),
+    rule("POST", "/api/v1/tokens", AtLeast(Admin)),
+    rule("DELETE", "/api/v1/tokens/{id}", AtLeast(Admin)),
+];
+
+/// The whole table for this node.
+pub fn table(public_metrics: bool) -> Vec<RouteRule> {
+    let metrics = if public_metrics {
+        Public
+    } else {
+        AtLeast(Viewer)
+    };
+    let mut table = ROUTES.to_vec();
+    table.push(rule("GET", "/metrics", metrics));
+    table
+}

@@ -1,0 +1,38 @@
+//! Commands that work on the database directly (`solo users`, `solo
+//! tokens`): they need the machine and the data directory, not a running
+//! node, so an operator can always get back in.
+
+use solo_access::{Access, AccessSettings, Actor, RequestMeta};
+use solo_store::{Db, Migrator};
+
+use crate::cli::GlobalArgs;
+use crate::exit::CliError;
+use crate::node::VERSION;
+use crate::{migrations, settings};
+
+/// The access service on this stack's database, migrated.
+pub async fn access(global: &GlobalArgs) -> Result<(Access, Db), CliError> {
+    let (path, stack) = settings::load_stack(global)?;
+    let node = settings::resolve(global, path, stack)?;
+    let db = Db::open(&node.db).await?;
+    Migrator::new(migrations::ALL, VERSION)?.run(&db).await?;
+    Ok((Access::new(db.clone(), AccessSettings::default()), db))
+}
+
+/// Who the audit log names for a CLI change: the OS user at the keyboard.
+pub fn actor() -> Actor {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    Actor::System {
+        name: format!("cli:{user}"),
+    }
+}
+
+pub fn meta() -> RequestMeta {
+    RequestMeta {
+        request_id: None,
+        client: Some("local".to_owned()),
+        user_agent: Some(format!("solo-cli/{VERSION}")),
+    }
+}
