@@ -64,7 +64,7 @@ impl RequestGuard for Guard {
             return next.run(request).await;
         };
         let method = request.method().clone();
-        let page = !route.starts_with("/api/");
+        let page = wants_page(&route, request.headers());
         let Some(rule) = self.rules.rule_for(&method, &route) else {
             tracing::error!(%method, route, "route has no access rule; refused to everyone");
             return refuse(
@@ -223,7 +223,7 @@ async fn csrf_token_matches(request: Request, expected: &str) -> Result<Request,
     let page = request
         .extensions()
         .get::<MatchedPath>()
-        .is_some_and(|m| !m.as_str().starts_with("/api/"));
+        .is_some_and(|m| wants_page(m.as_str(), request.headers()));
     let refused = || {
         refuse(
             page,
@@ -269,6 +269,16 @@ async fn csrf_token_matches(request: Request, expected: &str) -> Result<Request,
         }
         _ => Err(refused()),
     }
+}
+
+/// A browser navigating to a dashboard page gets pages (a redirect to the
+/// sign-in form, an HTML refusal); everything else gets the JSON error.
+fn wants_page(route: &str, headers: &HeaderMap) -> bool {
+    !route.starts_with("/api/")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
 }
 
 fn unauthenticated(page: bool, route: &str, why: &str) -> Response {

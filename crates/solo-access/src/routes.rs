@@ -106,7 +106,8 @@ pub struct LoginResponse {
 }
 
 fn session_response(access: &Access, session: NewSession, tls: bool) -> Response {
-    let max_age = (session.expires_at - access.now()).num_seconds();
+    // To the nearest second: the cookie lives exactly as long as the session.
+    let max_age = ((session.expires_at - access.now()).num_milliseconds() + 500) / 1000;
     let cookie = set_session_cookie(&session.token, max_age, tls);
     let body = LoginResponse {
         stage: match session.stage {
