@@ -188,32 +188,39 @@ async fn metrics(State(state): State<SystemState>) -> Response {
 #[utoipa::path(get, path = "/status", tag = "system",
     responses((status = 200, description = "Node status", body = NodeStatus)))]
 async fn status(State(state): State<SystemState>) -> Json<NodeStatus> {
-    let s = &state.inner;
-    let schema = s.probe.check(&s.db, &s.migrator).await;
-    let pool = s.db.pool_stats();
-    let (reachable, schema_version, schema_current, problem) = match schema {
-        Ok(schema) => (true, schema.applied, schema.is_current(), None),
-        Err(problem) => (false, 0, false, Some(problem.to_string())),
-    };
-    Json(NodeStatus {
-        version: s.node.version.clone(),
-        node_id: s.node.node_id.clone(),
-        started_at: s.node.started_at,
-        uptime_seconds: s.node.started.elapsed().as_secs_f64(),
-        listen: s.node.listen.to_string(),
-        database: DatabaseStatus {
-            backend: s.db.engine().to_string(),
-            target: s.database_target.clone(),
-            reachable,
-            schema_version,
-            schema_known: s.migrator.known(),
-            schema_current,
-            problem,
-            pool_open: pool.open,
-            pool_idle: pool.idle,
-            pool_max: pool.max,
-        },
-    })
+    Json(state.status().await)
+}
+
+impl SystemState {
+    /// What `GET /api/v1/status` answers: the node and its database.
+    pub async fn status(&self) -> NodeStatus {
+        let s = &self.inner;
+        let schema = s.probe.check(&s.db, &s.migrator).await;
+        let pool = s.db.pool_stats();
+        let (reachable, schema_version, schema_current, problem) = match schema {
+            Ok(schema) => (true, schema.applied, schema.is_current(), None),
+            Err(problem) => (false, 0, false, Some(problem.to_string())),
+        };
+        NodeStatus {
+            version: s.node.version.clone(),
+            node_id: s.node.node_id.clone(),
+            started_at: s.node.started_at,
+            uptime_seconds: s.node.started.elapsed().as_secs_f64(),
+            listen: s.node.listen.to_string(),
+            database: DatabaseStatus {
+                backend: s.db.engine().to_string(),
+                target: s.database_target.clone(),
+                reachable,
+                schema_version,
+                schema_known: s.migrator.known(),
+                schema_current,
+                problem,
+                pool_open: pool.open,
+                pool_idle: pool.idle,
+                pool_max: pool.max,
+            },
+        }
+    }
 }
 
 /// How long a good database check answers for later probes: a load

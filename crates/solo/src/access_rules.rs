@@ -45,6 +45,28 @@ const ROUTES: &[RouteRule] = &[
     rule("GET", "/api/v1/tokens", AtLeast(Admin)),
     rule("POST", "/api/v1/tokens", AtLeast(Admin)),
     rule("DELETE", "/api/v1/tokens/{id}", AtLeast(Admin)),
+    // Dashboard: signing in.
+    rule("GET", "/assets/solo.css", Public),
+    rule("GET", "/login", Public),
+    rule("POST", "/login", Public),
+    rule("GET", "/login/mfa", Public),
+    rule("POST", "/login/mfa", Public),
+    rule("POST", "/logout", SignedIn),
+    // Dashboard: pages.
+    rule("GET", "/", AtLeast(Viewer)),
+    rule("GET", "/users", AtLeast(Admin)),
+    rule("POST", "/users", AtLeast(Admin)),
+    rule("POST", "/users/{id}", AtLeast(Admin)),
+    rule("GET", "/tokens", AtLeast(Admin)),
+    rule("POST", "/tokens", AtLeast(Admin)),
+    rule("POST", "/tokens/{id}/revoke", AtLeast(Admin)),
+    rule("GET", "/account", SignedIn),
+    rule("POST", "/account/password", SignedIn),
+    rule("POST", "/account/mfa", SignedIn),
+    rule("POST", "/account/mfa/confirm", SignedIn),
+    rule("POST", "/account/mfa/disable", SignedIn),
+    rule("POST", "/account/sessions/{id}/revoke", SignedIn),
+    rule("POST", "/account/logout-everywhere", SignedIn),
 ];
 
 /// The whole table for this node.

@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use solo_access::rules::AccessRules;
 use solo_access::{Access, AccessSettings, Guard};
 use solo_cluster::{Cluster, NodeInfo};
+use solo_dashboard::Dashboard;
 use solo_http::{AppRoutes, HttpMetrics, NodeIdentity, SystemState};
 use solo_observe::MetricsRegistry;
 use solo_store::{Db, Migrator};
@@ -104,14 +105,17 @@ pub async fn run(
         .map_err(|e| {
             CliError::failure(anyhow::Error::new(e).context("the access rules are invalid"))
         })?;
+    let pages = solo_dashboard::routes(Dashboard {
+        access: access.clone(),
+        system: system.clone(),
+        cluster: cluster.clone(),
+        silence_limit: SILENCE_LIMIT,
+    });
     let api = solo_cluster::routes(cluster, SILENCE_LIMIT)
         .merge(crate::api::routes())
         .merge(solo_access::routes(access.clone()));
     let app = solo_http::build_app_with(
-        AppRoutes {
-            api,
-            ..AppRoutes::default()
-        },
+        AppRoutes { api, pages },
         Guard::new(access, rules),
         system,
         &settings.http,

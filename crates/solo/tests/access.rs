@@ -26,6 +26,11 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/mfa"),
+    ("GET", "/assets/solo.css"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/mfa"),
+    ("POST", "/login/mfa"),
 ];
 
 /// Runs a CLI command against the node's stack, with `stdin`.

@@ -1,0 +1,131 @@
+//! The dashboard in a real headless Chromium against the real binary: sign
+//! in, enrol two-factor sign-in, sign out, sign in with a code, see the
+//! overview. Screenshots of each page are kept under
+//! `$CARGO_TARGET_TMPDIR/screenshots/` as test artifacts.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use chrono::Utc;
+use solo_access::totp::{STEP_SECONDS, code_at};
+use solo_test_support::browser::Browser;
+use solo_test_support::node::{NodeBuilder, SoloNode};
+
+const SOLO: &str = env!("CARGO_BIN_EXE_solo");
+const PASSWORD: &str = "tangerine-oboe-43-glacier";
+
+fn add_admin(node: &SoloNode, name: &str) {
+    let mut child = Command::new(SOLO)
+        .arg("--config")
+        .arg(node.dir().join("solo.toml"))
+        .args(["users", "add", name, "--role", "admin"])
+        .env_remove("SOLO_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn shot(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(format!("{name}.png"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_enrol_mfa_sign_out_and_back_in_with_a_code() {
+    let Some(browser) =
+        Browser::start("browser::sign_in_enrol_mfa_sign_out_and_back_in_with_a_code").await
+    else {
+        return;
+    };
+    let node = NodeBuilder::new(SOLO).spawn();
+
+    // Before any admin exists, the dashboard only explains how to make one.
+    browser.goto(&node.url("/")).await;
+    browser.wait_for("pre.secret").await;
+    let text = browser.page_text().await;
+    assert!(text.contains("solo users add"), "{text}");
+    browser.screenshot(&shot("01-setup")).await;
+    add_admin(&node, "ann");
+
+    // Sign in with the password.
+    browser.goto(&node.url("/")).await;
+    browser.wait_for("input[name=password]").await;
+    let url = browser.current_url().await;
+    assert!(url.contains("/login"), "{url}");
+    browser.screenshot(&shot("02-login")).await;
+    browser.type_into("input[name=name]", "ann").await;
+    browser.type_into("input[name=password]", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("dl.facts").await;
+    let text = browser.page_text().await;
+    assert!(
+        text.contains("This node") && text.contains("Database"),
+        "{text}"
+    );
+    browser.screenshot(&shot("03-overview")).await;
+
+    // Enrol: the page shows a QR code and the key; the test is the phone.
+    browser.goto(&node.url("/account")).await;
+    browser.wait_for("form[action='/account/mfa'] button").await;
+    browser.screenshot(&shot("04-account")).await;
+    browser.click("form[action='/account/mfa'] button").await;
+    browser.wait_for(".qr svg").await;
+    let secret = browser
+        .text(&browser.find("[data-totp-secret]").await)
+        .await;
+    browser.screenshot(&shot("05-mfa-enrol")).await;
+    browser
+        .type_into("input[name=code]", &code_at(&secret, Utc::now()).unwrap())
+        .await;
+    browser
+        .click("form[action='/account/mfa/confirm'] button")
+        .await;
+    let codes = browser
+        .text(&browser.wait_for("[data-recovery-codes]").await)
+        .await;
+    assert_eq!(codes.lines().count(), 10, "{codes}");
+    browser.screenshot(&shot("06-recovery-codes")).await;
+
+    // Sign out.
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for("input[name=password]").await;
+    assert!(browser.current_url().await.contains("/login"));
+
+    // Sign in again: password, then a code (the next step's: the current
+    // one was spent confirming enrolment, and one step of skew is allowed).
+    browser.type_into("input[name=name]", "ann").await;
+    browser.type_into("input[name=password]", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("input[name=code]").await;
+    assert!(browser.current_url().await.contains("/login/mfa"));
+    browser.screenshot(&shot("07-mfa-step")).await;
+    let next_code = code_at(
+        &secret,
+        Utc::now() + chrono::Duration::seconds(STEP_SECONDS),
+    )
+    .unwrap();
+    browser.type_into("input[name=code]", &next_code).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("dl.facts").await;
+    let text = browser.page_text().await;
+    assert!(text.contains("This node"), "signed in with a code: {text}");
+    browser.screenshot(&shot("08-overview-after-mfa")).await;
+
+    // The same pages on a phone.
+    browser.resize(390, 844).await;
+    browser.goto(&node.url("/account")).await;
+    browser.wait_for("form[action='/account/password']").await;
+    browser.screenshot(&shot("09-account-phone")).await;
+}
