@@ -9,21 +9,31 @@ fn solo(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn solo_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().unwrap()
+}
+
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_solo"));
     command.args(args).current_dir(dir);
-    for var in [
-        "SOLO_CONFIG",
-        "SOLO_LISTEN",
-        "SOLO_DATA_DIR",
-        "SOLO_DATABASE_URL",
-        "SOLO_LOG",
-    ] {
-        command.env_remove(var);
-    }
+    without_solo_env(&mut command);
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().unwrap()
+    command
+}
+
+/// Takes every `SOLO_*` variable out of the child's environment: the one running the tests may
+/// hold any (a developer's own SOLO_DATABASE_URL, the harness's SOLO_TEST_POSTGRES, a variable
+/// a later solo reads), and none of them may change what a test sees.
+fn without_solo_env(command: &mut Command) -> &mut Command {
+    let inherited = std::env::vars_os().map(|(key, _)| key);
+    let explicit: Vec<_> = command.get_envs().map(|(key, _)| key.to_owned()).collect();
+    for key in inherited.chain(explicit) {
+        if key.to_string_lossy().starts_with("SOLO_") {
+            command.env_remove(key);
+        }
+    }
+    command
 }
 
 fn stdout(o: &Output) -> String {
@@ -285,4 +295,39 @@ fn status_without_a_node_exits_4_with_a_hint() {
     );
     let out = solo(dir.path(), &["status", "--listen", &addr, "--json"]);
     assert_eq!(json(&out)["error"]["code"], "unreachable");
+}
+
+#[test]
+fn no_solo_variable_reaches_the_child() {
+    // `env` stands in for solo: it prints the environment it was given.
+    let mut command = Command::new("env");
+    command.env("SOLO_SET_ON_THE_COMMAND", "1");
+    let seen = stdout(&without_solo_env(&mut command).output().unwrap());
+    let leaked: Vec<_> = seen.lines().filter(|l| l.starts_with("SOLO_")).collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+
+    // Whatever this environment holds: run this test again under a hostile one.
+    if std::env::var_os("SOLO_CLI_TEST_HOSTILE_ENV").is_none() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "no_solo_variable_reaches_the_child"])
+            .env("SOLO_CLI_TEST_HOSTILE_ENV", "1")
+            .env("SOLO_LISTEN", "nonsense")
+            .env("SOLO_DATA_DIR", "/")
+            .env("SOLO_DATABASE_URL", "mysql://nowhere/solo")
+            .env("SOLO_A_VARIABLE_A_LATER_SOLO_READS", "x")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && stdout(&out).contains("1 passed"),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("solo.toml"), "version = 1\n").unwrap();
+        let out = solo(dir.path(), &["check", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(json(&out)["listen"], "127.0.0.1:7070");
+    }
 }
