@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::diagnose::Note;
 use crate::values::{ByteSize, Duration, Origin};
@@ -23,7 +23,9 @@ pub struct HttpSection {
     /// `tls_cert` + `tls_key`: serve HTTPS with these PEM files (paths as written, relative to
     /// the directory holding `solo.toml`). `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
-    /// `public_metrics`: `true` when `/metrics` needs no credentials.
+    /// `public_metrics`: `true` when `/metrics` needs no credentials. Always `true` in this
+    /// version: solo has no access control yet, so `public_metrics = false` is refused rather
+    /// than silently ignored.
     pub public_metrics: bool,
 }
 
@@ -53,8 +55,10 @@ impl Default for HttpSection {
 #[derive(Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawHttpSection {
+    #[serde(deserialize_with = "request_timeout")]
     request_timeout: Duration,
     body_limit: ByteSize,
+    #[serde(deserialize_with = "shutdown_grace")]
     shutdown_grace: Duration,
     cors_origins: Vec<Origin>,
     #[serde(
@@ -67,6 +71,7 @@ struct RawHttpSection {
         deserialize_with = "super::opt_path"
     )]
     tls_key: Option<PathBuf>,
+    #[serde(deserialize_with = "public_metrics")]
     public_metrics: bool,
 }
 
@@ -122,4 +127,42 @@ impl TryFrom<RawHttpSection> for HttpSection {
             public_metrics: raw.public_metrics,
         })
     }
+}
+
+fn request_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    super::positive_duration(
+        deserializer,
+        "request_timeout",
+        "every request would time out at once",
+        HttpSection::default().request_timeout,
+    )
+}
+
+fn shutdown_grace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    super::positive_duration(
+        deserializer,
+        "shutdown_grace",
+        "requests in flight would be cut off at every shutdown",
+        HttpSection::default().shutdown_grace,
+    )
+}
+
+/// Until solo has access control there are no credentials to ask for: `/metrics` is public, and
+/// a file that says otherwise must not be taken at its word.
+fn public_metrics<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let public = bool::deserialize(deserializer)?;
+    if public {
+        return Ok(true);
+    }
+    Err(serde::de::Error::custom(
+        Note::new(
+            "`public_metrics = false` is not supported yet: /metrics is public in this version; \
+             protecting it comes with access control",
+        )
+        .help(Some(
+            "remove the line; to keep /metrics private meanwhile, keep `listen` on a loopback \
+             address (127.0.0.1) or block /metrics in the proxy in front of solo"
+                .to_owned(),
+        )),
+    ))
 }
