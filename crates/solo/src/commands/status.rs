@@ -26,10 +26,11 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // solo.toml is optional here: status works from any directory with
     // --listen, and reads the file only to find the node.
     let config_path = settings::config_path(global);
+    // Only the address and the certificate: status talks to the node over HTTP, so the
+    // database URL and the data directory are none of its business.
     let (listen, tls_cert) = if config_path.exists() {
         let (path, stack) = settings::load_stack(global)?;
-        let node = settings::resolve(global, path, stack)?;
-        (node.listen, node.http.tls.map(|t| t.cert))
+        settings::client_settings(global, &path, &stack)
     } else {
         (global.listen.unwrap_or(settings::DEFAULT_LISTEN), None)
     };
