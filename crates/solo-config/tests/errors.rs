@@ -366,3 +366,61 @@ fn wrong_type_inside_a_list() {
     assert_eq!(err.help(), Some("put the value in quotes"));
     assert_eq!((err.line(), err.column()), (Some(3), Some(17)));
 }
+
+#[test]
+fn in_memory_sqlite_database() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite::memory:?cache=shared",
+        "sqlite:file::memory:",
+        "sqlite:solo.db?mode=memory",
+        "sqlite://solo.db?cache=shared&mode=memory",
+    ] {
+        let err = error(&format!("version = 1\n[database]\nurl = \"{url}\"\n"));
+        assert_eq!(err.kind(), ConfigErrorKind::Invalid, "{url}");
+        assert_eq!((err.line(), err.column()), (Some(3), Some(7)), "{url}");
+        assert!(err.message().contains("in-memory"), "{url}: {err}");
+    }
+    let err = error("version = 1\n[database]\nurl = \"sqlite::memory:\"\n");
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn zero_request_timeout() {
+    let err = error("version = 1\n[http]\nrequest_timeout = \"0s\"\n");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(19)));
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn zero_shutdown_grace() {
+    let err = error("version = 1\nhttp = { shutdown_grace = \"0ms\" }\n");
+    assert_eq!((err.line(), err.column()), (Some(2), Some(27)));
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn zero_statement_timeout() {
+    let err = error("version = 1\n[database]\nstatement_timeout = \"0s\"\n");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(21)));
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn statement_timeout_over_an_hour() {
+    let err = error("version = 1\n[database]\nstatement_timeout = \"1h1ms\"\n");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(21)));
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn data_dir_that_holds_the_stack_file() {
+    for dir in [".", "./", "..", "../..", "state/..", "./state/../.."] {
+        let err = error(&format!("version = 1\n[node]\ndata_dir = \"{dir}\"\n"));
+        assert_eq!(err.kind(), ConfigErrorKind::Invalid, "{dir}");
+        assert_eq!((err.line(), err.column()), (Some(3), Some(12)), "{dir}");
+    }
+    let err = error("version = 1\n[node]\ndata_dir = \".\"\n");
+    insta::assert_snapshot!(err.to_string());
+}

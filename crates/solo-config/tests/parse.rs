@@ -132,7 +132,7 @@ shutdown_grace = "1h"
 cors_origins = ["https://App.Example.com:443", "http://localhost:3000"]
 tls_cert = "certs/fullchain.pem"
 tls_key = "certs/privkey.pem"
-public_metrics = false
+public_metrics = true
 
 [log]
 level = "debug"
@@ -174,16 +174,16 @@ format = "json"
             key: "certs/privkey.pem".into(),
         })
     );
-    assert!(!http.public_metrics);
+    assert!(http.public_metrics);
     assert_eq!(stack.log.level, LogLevel::Debug);
     assert_eq!(stack.log.format, LogFormat::Json);
 }
 
 #[test]
 fn dotted_and_inline_tables_work_too() {
-    let stack = ok("version = 1\nlog.level = \"warn\"\nhttp = { public_metrics = false }\n");
+    let stack = ok("version = 1\nlog.level = \"warn\"\nhttp = { body_limit = \"1MiB\" }\n");
     assert_eq!(stack.log.level, LogLevel::Warn);
-    assert!(!stack.http.public_metrics);
+    assert_eq!(stack.http.body_limit, ByteSize::mib(1));
 }
 
 #[test]
@@ -223,4 +223,44 @@ fn serializes_back_to_an_equal_stack() {
 fn a_plain_serde_parse_still_checks_the_version() {
     assert!(toml::from_str::<StackFile>("version = 2\n").is_err());
     assert!(toml::from_str::<StackFile>("version = 1\n").is_ok());
+}
+
+#[test]
+fn durations_at_their_limits_are_fine() {
+    let stack = ok(
+        "version = 1\n[http]\nrequest_timeout = \"1ms\"\nshutdown_grace = \"1ms\"\n[database]\nstatement_timeout = \"1h\"\n",
+    );
+    assert_eq!(stack.http.request_timeout, Duration::from_millis(1));
+    assert_eq!(stack.http.shutdown_grace, Duration::from_millis(1));
+    assert_eq!(stack.database.statement_timeout, Duration::from_secs(3600));
+    assert_eq!(
+        DatabaseSection::MAX_STATEMENT_TIMEOUT,
+        Duration::from_secs(3600)
+    );
+}
+
+#[test]
+fn data_dirs_below_or_beside_the_stack_file_are_fine() {
+    for dir in [
+        ".solo",
+        "./state",
+        "state/../.solo",
+        "../state",
+        "/var/lib/solo",
+    ] {
+        let stack = ok(&format!("version = 1\n[node]\ndata_dir = \"{dir}\"\n"));
+        assert_eq!(stack.node.data_dir.as_deref(), Some(Path::new(dir)));
+    }
+}
+
+#[test]
+fn file_backed_sqlite_urls_are_fine() {
+    for url in [
+        "sqlite:data/solo.db",
+        "sqlite:///var/lib/solo/solo.db",
+        "sqlite:solo.db?mode=rwc",
+    ] {
+        let stack = ok(&format!("version = 1\n[database]\nurl = \"{url}\"\n"));
+        assert!(stack.database.url.is_some_and(|u| u.is_sqlite()), "{url}");
+    }
 }

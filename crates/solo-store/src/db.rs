@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -39,7 +39,9 @@ pub enum DbTarget {
 
 impl DbTarget {
     /// Reads a `SOLO_DATABASE_URL`-style string: `postgres://…`, `postgresql://…`,
-    /// `sqlite://PATH` or `sqlite:PATH`.
+    /// `sqlite://PATH` or `sqlite:PATH`. A relative SQLite path is returned as written: the
+    /// caller decides what it is relative to. In-memory SQLite databases (`sqlite::memory:`,
+    /// `mode=memory`) are refused: solo's state must outlive the process.
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DbTarget::Postgres {
@@ -47,8 +49,17 @@ impl DbTarget {
             });
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            let path = path.split('?').next().unwrap_or(path);
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if crate::sqlite::is_in_memory(Path::new(path))
+                || query
+                    .split('&')
+                    .any(|pair| pair.eq_ignore_ascii_case("mode=memory"))
+            {
+                return Err(StoreError::InvalidUrl {
+                    reason: crate::sqlite::IN_MEMORY_REFUSED.into(),
+                });
+            }
             if path.is_empty() {
                 return Err(StoreError::InvalidUrl {
                     reason: "a sqlite: URL needs a file path, like sqlite:///var/lib/solo/solo.db"
@@ -230,6 +241,23 @@ mod tests {
         }
         let sqlite = DbTarget::from_url("sqlite:/tmp/x.db").unwrap();
         assert_eq!(sqlite.password(), None);
+    }
+
+    #[test]
+    fn refuses_in_memory_sqlite() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite::memory:?cache=shared",
+            "sqlite:file::memory:",
+            "sqlite:solo.db?mode=memory",
+            "sqlite://?cache=shared&mode=memory",
+        ] {
+            let error = DbTarget::from_url(url).unwrap_err().to_string();
+            assert!(error.contains("in-memory"), "{url}: {error}");
+            assert!(error.contains("file path"), "{url}: {error}");
+        }
+        assert!(DbTarget::from_url("sqlite:memory.db?mode=rwc").is_ok());
     }
 
     #[test]

@@ -19,14 +19,31 @@ pub struct SqliteDb {
     path: PathBuf,
 }
 
+/// Why an in-memory database is refused, and what to use instead.
+pub(crate) const IN_MEMORY_REFUSED: &str = "an in-memory SQLite database cannot hold solo's \
+    state: it is lost whenever the node stops; use a file path, like sqlite:///var/lib/solo/solo.db";
+
+/// Would SQLite open `path` as an in-memory database (`:memory:`, or a `file::memory:` URI)?
+pub(crate) fn is_in_memory(path: &Path) -> bool {
+    let path = path.to_string_lossy();
+    path == ":memory:" || path.starts_with("file::memory:")
+}
+
 impl SqliteDb {
     pub(crate) async fn open(path: &Path, options: &DbOptions) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::OpenSqlite {
-                path: path.to_owned(),
-                source: sqlx::Error::Io(e),
-            })?;
+        if is_in_memory(path) {
+            return Err(StoreError::InvalidUrl {
+                reason: IN_MEMORY_REFUSED.into(),
+            });
         }
+        let io_err = |e| StoreError::OpenSqlite {
+            path: path.to_owned(),
+            source: sqlx::Error::Io(e),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io_err)?;
+        }
+        create_private(path).map_err(io_err)?;
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -95,5 +112,24 @@ impl SqliteDb {
     pub(crate) async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Creates the database file, empty (SQLite reads that as an empty database), readable by its
+/// owner only, before SQLite opens it: SQLite itself would create it 0644, and it gives the
+/// `-wal` and `-shm` files it makes later the database file's mode. An existing file is left
+/// as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }

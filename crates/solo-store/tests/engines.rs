@@ -210,3 +210,36 @@ async fn count(tx: &mut Tx) -> i64 {
         Tx::Postgres(tx) => sqlx::query_scalar(sql).fetch_one(&mut **tx).await.unwrap(),
     }
 }
+
+/// The database holds everything solo knows: only its owner may read it, whatever the
+/// umask, and SQLite gives the -wal and -shm files the database file's mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/solo.db");
+    let db = Db::open(&DbOptions::new(solo_store::DbTarget::Sqlite {
+        path: path.clone(),
+    }))
+    .await
+    .unwrap();
+    let Db::Sqlite(sqlite) = &db else {
+        unreachable!()
+    };
+    sqlx::query("CREATE TABLE t (x INTEGER)")
+        .execute(sqlite.writer())
+        .await
+        .unwrap();
+    let mode = |suffix: &str| {
+        let file = format!("{}{suffix}", path.display());
+        std::fs::metadata(&file)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "solo.db{suffix}: {:o}", mode(suffix));
+    }
+    db.close().await;
+}

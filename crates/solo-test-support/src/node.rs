@@ -157,14 +157,17 @@ fn collect(
         let reader = BufReader::new(stream);
         for line in reader.lines() {
             let Ok(line) = line else { break };
-            if let Some(tx) = &ready
-                && let Some(addr) = ready_addr(&line)
+            let addr = ready.as_ref().and_then(|_| ready_addr(&line));
             {
+                // The line is in the logs before anyone hears "ready", so a
+                // test can read it straight after spawn().
+                let mut logs = logs.lock().expect("logs");
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+            if let (Some(tx), Some(addr)) = (&ready, addr) {
                 let _ = tx.send(addr);
             }
-            let mut logs = logs.lock().expect("logs");
-            logs.push_str(&line);
-            logs.push('\n');
         }
     });
 }

@@ -1,9 +1,11 @@
 //! Layered settings: flags and `SOLO_*` variables over solo.toml over
-//! defaults. Relative paths in solo.toml are relative to solo.toml's own
-//! directory; relative paths on the command line to the working directory.
+//! defaults. Relative paths in solo.toml (`data_dir`, a `sqlite:` database
+//! url, the TLS files) are relative to solo.toml's own directory; relative
+//! paths on the command line and in `SOLO_*` variables to the working
+//! directory. Both end up absolute.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use solo_config::StackFile;
 use solo_http::{HttpSettings, TlsFiles};
@@ -62,26 +64,88 @@ fn config_dir(config_path: &Path) -> PathBuf {
     }
 }
 
+/// The address `solo up` listens on: the flag (or `SOLO_LISTEN`), solo.toml, the default.
+fn listen(global: &GlobalArgs, stack: &StackFile) -> SocketAddr {
+    global
+        .listen
+        .or_else(|| stack.node.listen.as_ref().map(|l| l.socket_addr()))
+        .unwrap_or(DEFAULT_LISTEN)
+}
+
+/// The TLS files from solo.toml, relative to its directory.
+fn tls_files(base: &Path, stack: &StackFile) -> Option<TlsFiles> {
+    stack.http.tls.as_ref().map(|files| TlsFiles {
+        cert: base.join(&files.cert),
+        key: base.join(&files.key),
+    })
+}
+
+/// What `solo status` needs to reach a node: its address, and the certificate to trust when
+/// it serves HTTPS. Nothing about the database or the data directory, which a client neither
+/// needs nor should trip over.
+/// What a client of a running node needs from the settings: where it
+/// listens, the certificate to trust, and the data directory holding the
+/// node's local token. Nothing is validated: a bad database URL must not
+/// stop `solo status`.
+pub struct ClientSettings {
+    pub listen: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+pub fn client_settings(
+    global: &GlobalArgs,
+    config_path: &Path,
+    stack: &StackFile,
+) -> ClientSettings {
+    let base = config_dir(config_path);
+    let data_dir = match (&global.data_dir, &stack.node.data_dir) {
+        (Some(flag), _) => flag.clone(),
+        (None, Some(file)) => base.join(file),
+        (None, None) => base.join(DEFAULT_DATA_DIR),
+    };
+    ClientSettings {
+        listen: listen(global, stack),
+        tls_cert: tls_files(&base, stack).map(|files| files.cert),
+        data_dir,
+    }
+}
+
 pub fn resolve(
     global: &GlobalArgs,
     config_path: PathBuf,
     stack: StackFile,
 ) -> Result<NodeSettings, CliError> {
     let base = config_dir(&config_path);
-    let listen = global
-        .listen
-        .or_else(|| stack.node.listen.as_ref().map(|l| l.socket_addr()))
-        .unwrap_or(DEFAULT_LISTEN);
-    let data_dir = match (&global.data_dir, &stack.node.data_dir) {
-        (Some(flag), _) => flag.clone(),
-        (None, Some(file)) => base.join(file),
-        (None, None) => base.join(DEFAULT_DATA_DIR),
+    let listen = listen(global, &stack);
+    let (data_dir, data_dir_from) = match (&global.data_dir, &stack.node.data_dir) {
+        (Some(flag), _) => (flag.clone(), DATA_DIR_FLAG.to_owned()),
+        (None, Some(file)) => (
+            base.join(file),
+            format!("`data_dir` in {}", config_path.display()),
+        ),
+        (None, None) => (base.join(DEFAULT_DATA_DIR), "the default".to_owned()),
     };
     // Absolute, so logs and `solo status` name the file unambiguously.
     let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+    refuse_data_dir_holding_config(&data_dir, &config_path, &data_dir_from)?;
+    // A relative SQLite path is relative to where it was written, like every other path: the
+    // working directory for the flag and the variable, solo.toml's directory for the file.
     let target = match (&global.database_url, &stack.database.url) {
-        (Some(url), _) => DbTarget::from_url(url)?,
-        (None, Some(url)) => DbTarget::from_url(url.as_str())?,
+        (Some(url), _) => {
+            let target = DbTarget::from_url(url)
+                .map_err(|e| in_context(e, "--database-url / SOLO_DATABASE_URL"))?;
+            anchor(target, Path::new(""))
+        }
+        (None, Some(url)) => {
+            let target = DbTarget::from_url(url.as_str()).map_err(|e| {
+                in_context(
+                    e,
+                    &format!("`url` in [database] of {}", config_path.display()),
+                )
+            })?;
+            anchor(target, &base)
+        }
         (None, None) => DbTarget::Sqlite {
             path: data_dir.join(SQLITE_FILE),
         },
@@ -90,10 +154,6 @@ pub fn resolve(
     db.max_connections = stack.database.max_connections;
     db.statement_timeout = stack.database.statement_timeout.as_std();
 
-    let tls = stack.http.tls.as_ref().map(|files| TlsFiles {
-        cert: base.join(&files.cert),
-        key: base.join(&files.key),
-    });
     let http = HttpSettings {
         request_timeout: stack.http.request_timeout.as_std(),
         header_read_timeout: HttpSettings::default().header_read_timeout,
@@ -106,7 +166,7 @@ pub fn resolve(
             .map(|o| o.as_str().to_owned())
             .collect(),
         shutdown_grace: stack.http.shutdown_grace.as_std(),
-        tls,
+        tls: tls_files(&base, &stack),
     };
     Ok(NodeSettings {
         config_path,
@@ -116,6 +176,80 @@ pub fn resolve(
         db,
         http,
     })
+}
+
+/// How the data directory flag is named in messages.
+pub const DATA_DIR_FLAG: &str = "--data-dir / SOLO_DATA_DIR";
+
+/// A SQLite path made absolute against `base` (the working directory when `base` is empty).
+fn anchor(target: DbTarget, base: &Path) -> DbTarget {
+    match target {
+        DbTarget::Sqlite { path } => {
+            let path = base.join(path);
+            DbTarget::Sqlite {
+                path: std::path::absolute(&path).unwrap_or(path),
+            }
+        }
+        postgres @ DbTarget::Postgres { .. } => postgres,
+    }
+}
+
+/// A refused database URL, saying where it came from. The store's message never quotes the
+/// URL, so no password reaches the terminal.
+fn in_context(error: solo_store::StoreError, source: &str) -> CliError {
+    let mut error = CliError::from(error);
+    error.report = error.report.context(source.to_owned());
+    error
+}
+
+/// solo makes its data directory private (0700), git-ignores everything in it and keeps its
+/// database there: that must never be the project holding the stack file. `from` says where
+/// the data directory came from, e.g. [`DATA_DIR_FLAG`].
+pub fn refuse_data_dir_holding_config(
+    data_dir: &Path,
+    config_path: &Path,
+    from: &str,
+) -> Result<(), CliError> {
+    let config_dir = real_path(&config_dir(config_path));
+    let data = real_path(data_dir);
+    if !config_dir.starts_with(&data) {
+        return Ok(());
+    }
+    let relation = if data == config_dir {
+        "is the directory that holds the stack file"
+    } else {
+        "is above the directory that holds the stack file"
+    };
+    Err(CliError::new(
+        Exit::Config,
+        "data_dir_invalid",
+        anyhow::anyhow!(
+            "the data directory {} (from {from}) {relation} {}: solo makes its data directory \
+             private (0700) and git-ignores everything in it; give it a directory of its own, \
+             like .solo next to the stack file (the default)",
+            data.display(),
+            config_path.display(),
+        ),
+    ))
+}
+
+/// `path` absolute, with symlinks resolved and `..` applied, whether or not it exists yet (a
+/// missing part is taken as written).
+fn real_path(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // `..` of a symlink is the parent of where it points.
+                out = std::fs::canonicalize(&out).unwrap_or(out);
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    std::fs::canonicalize(&out).unwrap_or(out)
 }
 
 /// Where a client on this machine reaches a node listening on `listen`:
@@ -160,6 +294,18 @@ mod tests {
         assert!(!url_has_password("postgres://solo@db/solo"));
         assert!(!url_has_password("postgres://db:5432/solo"));
         assert!(!url_has_password("sqlite:///var/lib/solo.db"));
+    }
+
+    #[test]
+    fn real_paths_apply_dot_dot_even_below_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(real_path(&root.join("missing/..")), root);
+        assert_eq!(real_path(&root.join("a/b/../../.")), root);
+        assert_eq!(real_path(&root.join("missing")), root.join("missing"));
+        std::fs::create_dir(root.join("real")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        assert_eq!(real_path(&root.join("link")), root.join("real"));
     }
 
     #[test]

@@ -17,13 +17,18 @@ pub struct DatabaseSection {
     /// [`DatabaseSection::MAX_CONNECTIONS`].
     #[serde(deserialize_with = "pool_size")]
     pub max_connections: u32,
-    /// `statement_timeout`: how long one SQL statement may run.
+    /// `statement_timeout`: how long one SQL statement may run: more than zero, at most
+    /// [`DatabaseSection::MAX_STATEMENT_TIMEOUT`].
+    #[serde(deserialize_with = "statement_timeout")]
     pub statement_timeout: Duration,
 }
 
 impl DatabaseSection {
     /// The allowed pool sizes.
     pub const MAX_CONNECTIONS: RangeInclusive<u32> = 1..=1000;
+
+    /// The longest allowed `statement_timeout`: one hour.
+    pub const MAX_STATEMENT_TIMEOUT: Duration = Duration::from_secs(3600);
 }
 
 impl Default for DatabaseSection {
@@ -57,4 +62,28 @@ fn pool_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error
             ))
         }
     }
+}
+
+fn statement_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let default = DatabaseSection::default().statement_timeout;
+    // PostgreSQL reads a `statement_timeout` of 0 as "no limit": zero must not slip through.
+    let timeout = super::positive_duration(
+        deserializer,
+        "statement_timeout",
+        "PostgreSQL would let a stuck statement run forever",
+        default,
+    )?;
+    let max = DatabaseSection::MAX_STATEMENT_TIMEOUT;
+    if timeout > max {
+        return Err(serde::de::Error::custom(
+            Note::new(format!(
+                "`statement_timeout` must be at most {max}, found {timeout}"
+            ))
+            .help(Some(format!(
+                "a statement running longer holds a connection and its locks all the while: \
+                 write `{max}` or less; `{default}` (the default) suits solo's own queries"
+            ))),
+        ));
+    }
+    Ok(timeout)
 }

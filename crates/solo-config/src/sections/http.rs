@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::diagnose::Note;
 use crate::values::{ByteSize, Duration, Origin};
@@ -23,7 +23,8 @@ pub struct HttpSection {
     /// `tls_cert` + `tls_key`: serve HTTPS with these PEM files (paths as written, relative to
     /// the directory holding `solo.toml`). `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
-    /// `public_metrics`: `true` when `/metrics` needs no credentials.
+    /// `public_metrics`: `true` (the default) when `/metrics` needs no credentials; `false`
+    /// asks a viewer's token or session of every scrape.
     pub public_metrics: bool,
 }
 
@@ -53,8 +54,10 @@ impl Default for HttpSection {
 #[derive(Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawHttpSection {
+    #[serde(deserialize_with = "request_timeout")]
     request_timeout: Duration,
     body_limit: ByteSize,
+    #[serde(deserialize_with = "shutdown_grace")]
     shutdown_grace: Duration,
     cors_origins: Vec<Origin>,
     #[serde(
@@ -122,4 +125,22 @@ impl TryFrom<RawHttpSection> for HttpSection {
             public_metrics: raw.public_metrics,
         })
     }
+}
+
+fn request_timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    super::positive_duration(
+        deserializer,
+        "request_timeout",
+        "every request would time out at once",
+        HttpSection::default().request_timeout,
+    )
+}
+
+fn shutdown_grace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    super::positive_duration(
+        deserializer,
+        "shutdown_grace",
+        "requests in flight would be cut off at every shutdown",
+        HttpSection::default().shutdown_grace,
+    )
 }

@@ -23,6 +23,26 @@ pub use node::NodeSection;
 pub use stack::StackFile;
 
 use crate::diagnose::Note;
+use crate::values::Duration;
+
+/// A duration longer than zero, for `key`: with zero, `consequence` (so the setting would be
+/// meaningless); the help suggests `default`.
+pub(crate) fn positive_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    key: &str,
+    consequence: &str,
+    default: Duration,
+) -> Result<Duration, D::Error> {
+    let duration = Duration::deserialize(deserializer)?;
+    if duration.as_std().is_zero() {
+        return Err(serde::de::Error::custom(
+            Note::new(format!("`{key}` must be longer than zero")).help(Some(format!(
+                "at zero, {consequence}; write a duration like `{default}` (the default)"
+            ))),
+        ));
+    }
+    Ok(duration)
+}
 
 /// A path that is not empty.
 pub(crate) fn path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {

@@ -6,6 +6,10 @@ use crate::redact::redact_secrets;
 
 /// Where solo keeps its state: `postgres://…`, `postgresql://…` or `sqlite:…`.
 ///
+/// A relative `sqlite:` path is kept as written: it is relative to the directory holding
+/// `solo.toml`, which the caller resolves. An in-memory SQLite database (`sqlite::memory:`,
+/// `mode=memory`) is refused: solo's state must survive a restart.
+///
 /// A URL carrying a password is refused: passwords belong in the `SOLO_DATABASE_URL`
 /// environment variable, not in a file that gets committed. `Debug` and `Display` also mask
 /// anything that looks like a password, as a second line of defence.
@@ -30,6 +34,18 @@ impl DatabaseUrl {
     pub fn is_sqlite(&self) -> bool {
         self.0.starts_with("sqlite:")
     }
+}
+
+/// Does the part of a `sqlite:` URL after the scheme name an in-memory database: `:memory:`,
+/// `//:memory:`, a `file::memory:` URI, or `mode=memory` in the query?
+fn is_in_memory_sqlite(rest: &str) -> bool {
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:"
+        || path.starts_with("file::memory:")
+        || query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("mode=memory"))
 }
 
 /// Does this URL carry a password, in its user info (`user:secret@host`) or its query
@@ -59,10 +75,22 @@ impl FromStr for DatabaseUrl {
         if input.starts_with("postgres://") || input.starts_with("postgresql://") {
             return Ok(Self(input.to_owned()));
         }
-        if let Some(path) = input.strip_prefix("sqlite:") {
-            if path.is_empty() {
-                return Err(ValueError::new("the sqlite url has no path")
-                    .with_help("write `sqlite:solo.db` or `sqlite::memory:`"));
+        if let Some(rest) = input.strip_prefix("sqlite:") {
+            if is_in_memory_sqlite(rest) {
+                return Err(ValueError::new(
+                    "an in-memory SQLite database cannot hold solo's state: it is lost \
+                     whenever the node stops",
+                )
+                .with_help(
+                    "use a file path, like `sqlite:data/solo.db` (relative to this file), or \
+                     leave `url` out to use the database in data_dir",
+                ));
+            }
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.split('?').next().unwrap_or_default().is_empty() {
+                return Err(ValueError::new("the sqlite url has no path").with_help(
+                    "write a file path, like `sqlite:data/solo.db` (relative to this file)",
+                ));
             }
             return Ok(Self(input.to_owned()));
         }
@@ -115,7 +143,8 @@ mod tests {
             "postgres://solo@[::1]:5432/solo",
             "sqlite:solo.db",
             "sqlite://var/lib/solo.db",
-            "sqlite::memory:",
+            "sqlite:solo.db?mode=rwc",
+            "sqlite:memory.db",
         ] {
             let url = parse(ok);
             assert_eq!(url.as_ref().map(|u| u.as_str()).ok(), Some(ok));
@@ -162,10 +191,29 @@ mod tests {
             "",
             "db.internal",
             "sqlite:",
+            "sqlite://",
+            "sqlite:?mode=rwc",
             "postgres:// x",
             "Postgres://x",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn refuses_in_memory_sqlite() {
+        for bad in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite::memory:?cache=shared",
+            "sqlite:file::memory:?cache=shared",
+            "sqlite:solo.db?mode=memory",
+            "sqlite://?cache=shared&mode=memory",
+        ] {
+            assert!(
+                parse(bad).is_err_and(|e| e.message().contains("in-memory")),
+                "{bad:?} should be refused"
+            );
         }
     }
 

@@ -8,12 +8,16 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, InitArgs};
 use crate::exit::{CliError, Exit, OrFail};
 use crate::output;
-use crate::settings::{DEFAULT_CONFIG, DEFAULT_DATA_DIR};
+use crate::settings::{
+    DATA_DIR_FLAG, DEFAULT_CONFIG, DEFAULT_DATA_DIR, refuse_data_dir_holding_config,
+};
 
 #[derive(Serialize)]
 struct Initialised {
     config: PathBuf,
     data_dir: PathBuf,
+    /// `false` when the data directory was already there, and left as it was.
+    data_dir_created: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<(), CliError> {
@@ -33,49 +37,97 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<(), CliError> {
             ),
         ));
     }
+    let (data_dir, from) = match &global.data_dir {
+        Some(flag) => (flag.clone(), DATA_DIR_FLAG),
+        None => (dir.join(DEFAULT_DATA_DIR), "the default"),
+    };
+    // Before writing anything: a refused init leaves no trace.
+    refuse_data_dir_holding_config(&data_dir, &config, from)?;
+
     fs::write(&config, solo_config::EXAMPLE_STACK)
         .or_fail(|| format!("cannot write {}", config.display()))?;
-
-    let data_dir = global
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| dir.join(DEFAULT_DATA_DIR));
-    create_data_dir(&data_dir)?;
+    let data_dir_created = create_data_dir(&data_dir)?;
 
     let result = Initialised {
         config: config.clone(),
         data_dir: data_dir.clone(),
+        data_dir_created,
     };
     output::emit(global.json, &result, || {
         let cd = match args.dir.as_deref() {
             Some(d) if d != Path::new(".") => format!("cd {} && ", d.display()),
             _ => String::new(),
         };
+        let data = if data_dir_created {
+            format!(
+                "Created {}/  solo's state (database, node id); git-ignored",
+                data_dir.display()
+            )
+        } else {
+            format!(
+                "Using   {}/  solo's state; it already existed, so its permissions and contents \
+                 are left as they are",
+                data_dir.display()
+            )
+        };
         format!(
-            "Created {config}  the stack: edit it, then `solo check`\n\
-             Created {data}/  solo's state (database, node id); git-ignored\n\n\
+            "Created {config}  the stack: edit it, then `solo check`\n{data}\n\n\
              Next: {cd}solo up\n",
             config = config.display(),
-            data = data_dir.display(),
         )
     });
     Ok(())
 }
 
-/// The data directory holds the database and, later, the vault: only its
-/// owner may read it. A `.gitignore` of `*` keeps it out of the app's repo.
-pub fn create_data_dir(data_dir: &Path) -> Result<(), CliError> {
-    fs::create_dir_all(data_dir).or_fail(|| format!("cannot create {}", data_dir.display()))?;
+/// The data directory holds the database and, later, the vault: a directory solo creates is
+/// made private (0700) and gets a `.gitignore` of `*`, which keeps it out of the app's repo.
+/// A directory that already exists is the operator's: its mode and contents are left alone.
+/// Returns whether the directory was created.
+pub fn create_data_dir(data_dir: &Path) -> Result<bool, CliError> {
+    let exists = |data_dir: &Path| -> Result<bool, CliError> {
+        match fs::metadata(data_dir) {
+            Ok(meta) if meta.is_dir() => Ok(true),
+            Ok(_) => Err(CliError::failure(anyhow::anyhow!(
+                "the data directory {} exists but is not a directory; move it away, or point \
+                 `data_dir` (or --data-dir) elsewhere",
+                data_dir.display()
+            ))),
+            Err(_) => Ok(false),
+        }
+    };
+    if exists(data_dir)? {
+        return Ok(false);
+    }
+    if let Some(parent) = data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).or_fail(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(data_dir) {
+        Ok(()) => {}
+        // Made by someone else in the meantime: theirs, then.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && exists(data_dir)? => {
+            return Ok(false);
+        }
+        Err(e) => {
+            return Err(CliError::failure(
+                anyhow::Error::new(e).context(format!("cannot create {}", data_dir.display())),
+            ));
+        }
+    }
+    #[cfg(unix)]
+    {
+        // Exactly 0700, whatever the umask took away.
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
             .or_fail(|| format!("cannot restrict the permissions of {}", data_dir.display()))?;
     }
     let ignore = data_dir.join(".gitignore");
-    if !ignore.exists() {
-        fs::write(&ignore, "# solo's state: never commit it\n*\n")
-            .or_fail(|| format!("cannot write {}", ignore.display()))?;
-    }
-    Ok(())
+    fs::write(&ignore, "# solo's state: never commit it\n*\n")
+        .or_fail(|| format!("cannot write {}", ignore.display()))?;
+    Ok(true)
 }

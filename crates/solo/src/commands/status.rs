@@ -26,10 +26,13 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // solo.toml is optional here: status works from any directory with
     // --listen, and reads the file only to find the node.
     let config_path = settings::config_path(global);
+    // Only the address, the certificate and the data directory (for the
+    // local token): status talks to the node over HTTP, so the database URL
+    // is none of its business.
     let (listen, tls_cert, data_dir) = if config_path.exists() {
         let (path, stack) = settings::load_stack(global)?;
-        let node = settings::resolve(global, path, stack)?;
-        (node.listen, node.http.tls.map(|t| t.cert), node.data_dir)
+        let client = settings::client_settings(global, &path, &stack);
+        (client.listen, client.tls_cert, client.data_dir)
     } else {
         (
             global.listen.unwrap_or(settings::DEFAULT_LISTEN),
