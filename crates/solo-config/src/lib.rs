@@ -33,7 +33,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use error::{ConfigError, ConfigErrorKind};
-pub use sections::{DatabaseSection, HttpSection, LogSection, NodeSection, StackFile, TlsFiles};
+pub use sections::{
+    AccessSection, DatabaseSection, HttpSection, LogSection, NodeSection, StackFile, TlsFiles,
+};
 pub use values::{
     ByteSize, DatabaseUrl, Duration, ListenAddr, LogFormat, LogLevel, Origin, ValueError,
 };

@@ -424,3 +424,17 @@ fn data_dir_that_holds_the_stack_file() {
     let err = error("version = 1\n[node]\ndata_dir = \".\"\n");
     insta::assert_snapshot!(err.to_string());
 }
+
+#[test]
+fn zero_session_idle() {
+    let err = error("version = 1\n[access]\nsession_idle = \"0s\"\n");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(16)));
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn session_lifetime_over_thirty_days() {
+    let err = error("version = 1\n[access]\nsession_lifetime = \"31d\"\n");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(20)));
+    insta::assert_snapshot!(err.to_string());
+}

@@ -86,6 +86,10 @@ fn example_stack_mentions_every_key() {
         "[log]",
         "level",
         "format",
+        "[access]",
+        "session_idle",
+        "session_lifetime",
+        "require_mfa_for_admins",
         "SOLO_DATABASE_URL",
     ] {
         assert!(
@@ -263,4 +267,19 @@ fn file_backed_sqlite_urls_are_fine() {
         let stack = ok(&format!("version = 1\n[database]\nurl = \"{url}\"\n"));
         assert!(stack.database.url.is_some_and(|u| u.is_sqlite()), "{url}");
     }
+}
+
+#[test]
+fn access_section_reads_its_settings() {
+    let stack = ok(
+        "version = 1\n[access]\nsession_idle = \"10m\"\nsession_lifetime = \"8h\"\nrequire_mfa_for_admins = true\n",
+    );
+    assert_eq!(stack.access.session_idle.as_std().as_secs(), 600);
+    assert_eq!(stack.access.session_lifetime.as_std().as_secs(), 8 * 3600);
+    assert!(stack.access.require_mfa_for_admins);
+    let stack = ok("version = 1\n[access]\nsession_lifetime = \"30d\"\n");
+    assert_eq!(
+        stack.access.session_lifetime.as_std().as_secs(),
+        30 * 86_400
+    );
 }

@@ -99,7 +99,7 @@ pub async fn run(
         },
         settings.db.target.describe(),
     );
-    let access = Access::new(db.clone(), AccessSettings::default());
+    let access = Access::new(db.clone(), access_settings(&settings.stack.access));
     write_local_token(&settings.data_dir, &access, &node_id).await?;
     let rules = AccessRules::new(&access_rules::table(settings.stack.http.public_metrics))
         .map_err(|e| {
@@ -221,6 +221,16 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, CliError> {
     write!(file, "{}", std::process::id())
         .or_fail(|| format!("cannot write {}", path.display()))?;
     Ok(file)
+}
+
+/// `[access]` from solo.toml, for the access service.
+pub fn access_settings(section: &solo_config::AccessSection) -> AccessSettings {
+    AccessSettings {
+        session_idle: section.session_idle.as_std(),
+        session_lifetime: section.session_lifetime.as_std(),
+        require_mfa_for_admins: section.require_mfa_for_admins,
+        ..AccessSettings::default()
+    }
 }
 
 /// The CLI on this machine reaches the node's API with this token

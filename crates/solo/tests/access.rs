@@ -373,3 +373,47 @@ async fn cookie_sessions_are_strict_and_refuse_cross_site_changes() {
         (a.json().await.unwrap(), b.json().await.unwrap());
     assert_eq!(a["error"]["message"], b["error"]["message"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_section_of_solo_toml_reaches_the_node() {
+    let node = NodeBuilder::new(SOLO)
+        .config("version = 1\n[access]\nsession_lifetime = \"1h\"\nrequire_mfa_for_admins = true\n")
+        .spawn();
+    cli(
+        &node,
+        &["users", "add", "root", "--role", "admin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let client = reqwest::Client::new();
+    let login = client
+        .post(node.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "name": "root", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("Max-Age=3600"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    // An admin without TOTP may reach their account, nothing else.
+    let users = client
+        .get(node.url("/api/v1/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 403);
+    let body: serde_json::Value = users.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "mfa_required");
+    let me = client
+        .get(node.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["mfa_required"],
+        true
+    );
+}

@@ -2,6 +2,7 @@
 //! `#[serde(default, deny_unknown_fields)]` and a `Default`), then add a field to
 //! [`StackFile`](crate::StackFile) with `#[serde(default, deserialize_with = "table")]`.
 
+mod access;
 mod database;
 mod http;
 mod log;
@@ -16,6 +17,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+pub use access::AccessSection;
 pub use database::DatabaseSection;
 pub use http::{HttpSection, TlsFiles};
 pub use log::LogSection;

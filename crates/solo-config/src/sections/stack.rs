@@ -1,6 +1,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{DatabaseSection, HttpSection, LogSection, NodeSection};
+use super::{AccessSection, DatabaseSection, HttpSection, LogSection, NodeSection};
 use crate::CURRENT_VERSION;
 use crate::diagnose::Note;
 
@@ -26,6 +26,9 @@ pub struct StackFile {
     /// `[log]`
     #[serde(default, deserialize_with = "super::table")]
     pub log: LogSection,
+    /// `[access]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub access: AccessSection,
 }
 
 impl Default for StackFile {
@@ -36,6 +39,7 @@ impl Default for StackFile {
             database: DatabaseSection::default(),
             http: HttpSection::default(),
             log: LogSection::default(),
+            access: AccessSection::default(),
         }
     }
 }

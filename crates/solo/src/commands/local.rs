@@ -2,7 +2,7 @@
 //! tokens`): they need the machine and the data directory, not a running
 //! node, so an operator can always get back in.
 
-use solo_access::{Access, AccessSettings, Actor, RequestMeta};
+use solo_access::{Access, Actor, RequestMeta};
 use solo_store::{Db, Migrator};
 
 use crate::cli::GlobalArgs;
@@ -16,7 +16,8 @@ pub async fn access(global: &GlobalArgs) -> Result<(Access, Db), CliError> {
     let node = settings::resolve(global, path, stack)?;
     let db = Db::open(&node.db).await?;
     Migrator::new(migrations::ALL, VERSION)?.run(&db).await?;
-    Ok((Access::new(db.clone(), AccessSettings::default()), db))
+    let settings = crate::node::access_settings(&node.stack.access);
+    Ok((Access::new(db.clone(), settings), db))
 }
 
 /// Who the audit log names for a CLI change: the OS user at the keyboard.
