@@ -1,18 +1,12 @@
 //! The one place access writes audit entries.
 
 use chrono::{DateTime, Utc};
+use solo_audit::NewEntry;
 use solo_store::Tx;
 
 use crate::AccessError;
 
-// TEMP until solo-audit merges: the same shapes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Actor {
-    User { id: String, name: String },
-    Token { id: String, name: String },
-    System { name: String },
-}
+pub use solo_audit::Actor;
 
 /// Where a request came from, for the audit trail and session listings.
 #[derive(Debug, Clone, Default)]
@@ -22,15 +16,22 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
-/// Appends one entry inside `tx`.
+/// Appends one entry inside `tx`: it commits or rolls back with the change.
 pub(crate) async fn record(
-    _tx: &mut Tx,
-    _actor: &Actor,
-    _action: &str,
-    _target: Option<&str>,
-    _details: serde_json::Value,
-    _meta: &RequestMeta,
-    _at: DateTime<Utc>,
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+    meta: &RequestMeta,
+    at: DateTime<Utc>,
 ) -> Result<(), AccessError> {
+    let mut entry = NewEntry::new(actor.clone(), action)
+        .details(details)
+        .request(meta.request_id.clone(), meta.client.clone());
+    entry.target = target.map(str::to_owned);
+    solo_audit::append(tx, entry, at)
+        .await
+        .map_err(|e| AccessError::Audit(e.to_string()))?;
     Ok(())
 }

@@ -231,3 +231,38 @@ storage_tests! {
         f.access.login("root", "a-brand-new-passphrase", &meta("10.0.0.1")).await.unwrap();
     }
 }
+
+storage_tests! {
+    async fn every_change_and_sign_in_leaves_an_audit_entry(db: Db) {
+        let f = fixture(&db).await;
+        let root = f.user("root", Role::Admin).await;
+        let admin = solo_access::Actor::User { id: root.id.clone(), name: "root".into() };
+        f.access.create_user(&admin, "ann", Role::Viewer, PASSWORD, &meta("10.0.0.7")).await.unwrap();
+        f.access.set_role(&admin, "ann", Role::Operator, &meta("10.0.0.7")).await.unwrap();
+        let _ = f.access.login("ann", "wrong-password-123", &meta("10.0.0.8")).await;
+        let session = f.access.login("ann", PASSWORD, &meta("10.0.0.8")).await.unwrap();
+        let caller = f.access.authenticate_session(&session.token).await.unwrap().unwrap();
+        let token = f.access.create_token(&admin, "ci", Role::Viewer, None, &meta("10.0.0.7")).await.unwrap();
+        f.access.revoke_token(&admin, &token.info.id, &meta("10.0.0.7")).await.unwrap();
+        f.access.logout(&caller, &meta("10.0.0.8")).await.unwrap();
+        f.access.set_disabled(&admin, "ann", true, &meta("10.0.0.7")).await.unwrap();
+
+        let entries = solo_audit::list(&db, &solo_audit::AuditFilter::default()).await.unwrap();
+        let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, [
+            "user.create", "user.create", "user.set_role", "session.login_failed",
+            "session.login", "token.create", "token.revoke", "session.logout", "user.disable",
+        ]);
+        let failed = entries.iter().find(|e| e.action == "session.login_failed").unwrap();
+        assert_eq!(failed.actor, solo_access::Actor::System { name: "anonymous".into() });
+        assert_eq!(failed.target.as_deref(), Some("ann"));
+        assert_eq!(failed.client.as_deref(), Some("10.0.0.8"));
+        assert_eq!(failed.request_id.as_deref(), Some("req-test"));
+        let login = entries.iter().find(|e| e.action == "session.login").unwrap();
+        assert_eq!(login.actor.name(), "ann");
+        let everything = serde_json::to_string(&entries).unwrap();
+        assert!(!everything.contains(PASSWORD) && !everything.contains("wrong-password-123"));
+        assert!(!everything.contains(&token.token) && !everything.contains(&session.token));
+        assert!(solo_audit::verify(&db).await.unwrap().is_intact());
+    }
+}

@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod layout;
 mod login;
 mod overview;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use solo_access::Access;
 use solo_cluster::Cluster;
 use solo_http::{ApiRoutes, SystemState};
+use solo_store::Db;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,6 +30,8 @@ use utoipa_axum::routes;
 #[derive(Clone)]
 pub struct Dashboard {
     pub access: Access,
+    /// For the audit log (read through solo-audit's API).
+    pub db: Db,
     pub system: SystemState,
     pub cluster: Cluster,
     /// How long without a heartbeat before a node counts as silent.
@@ -42,6 +46,7 @@ pub fn routes(dashboard: Dashboard) -> ApiRoutes {
         .routes(routes!(login::mfa_form, login::mfa_submit))
         .routes(routes!(login::logout))
         .routes(routes!(overview::page))
+        .routes(routes!(audit::page))
         .routes(routes!(users::page, users::create))
         .routes(routes!(users::update))
         .routes(routes!(tokens::page, tokens::create))

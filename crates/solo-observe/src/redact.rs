@@ -67,6 +67,11 @@ impl Redactor {
             "credential",
         ];
         let lower = name.to_ascii_lowercase();
+        // `session_id`, `token_id`, `client_id`: names of things, not
+        // credentials; solo never uses an id as a bearer secret.
+        if lower.ends_with("_id") || lower.ends_with("-id") {
+            return false;
+        }
         WORDS.iter().any(|w| lower.contains(w))
     }
 
@@ -134,12 +139,19 @@ mod tests {
             "set-cookie",
             "client_secret",
             "x-auth",
-            "session_id",
+            "session",
             "api_key",
         ] {
             assert_eq!(r.field(name, "hunter2hunter2"), REDACTED, "{name}");
         }
         assert_eq!(r.field("route", "/healthz"), "/healthz");
+        for id in ["session_id", "token_id", "client_id"] {
+            assert_eq!(
+                r.field(id, "01h2x3"),
+                "01h2x3",
+                "{id} is a name, not a secret"
+            );
+        }
     }
 
     #[test]
@@ -157,7 +169,7 @@ mod tests {
             ("postgres://solo:pa55word@db:5432/app", "pa55word"),
             (r#"{"x-auth": "Key cust0m-k3y"}"#, "cust0m-k3y"),
             (r#"{"cookie": "sid=\"q w e\" x", "a": 1}"#, "q w e"),
-            (r#"session_id="abc\"def""#, "def"),
+            (r#"session="abc\"def""#, "def"),
         ];
         for (input, secret) in cases {
             let out = r.text(input);

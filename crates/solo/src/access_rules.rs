@@ -45,6 +45,8 @@ const ROUTES: &[RouteRule] = &[
     rule("GET", "/api/v1/tokens", AtLeast(Admin)),
     rule("POST", "/api/v1/tokens", AtLeast(Admin)),
     rule("DELETE", "/api/v1/tokens/{id}", AtLeast(Admin)),
+    // The audit log.
+    rule("GET", "/api/v1/audit", AtLeast(Viewer)),
     // Dashboard: signing in.
     rule("GET", "/assets/solo.css", Public),
     rule("GET", "/login", Public),
@@ -54,6 +56,7 @@ const ROUTES: &[RouteRule] = &[
     rule("POST", "/logout", SignedIn),
     // Dashboard: pages.
     rule("GET", "/", AtLeast(Viewer)),
+    rule("GET", "/audit", AtLeast(Viewer)),
     rule("GET", "/users", AtLeast(Admin)),
     rule("POST", "/users", AtLeast(Admin)),
     rule("POST", "/users/{id}", AtLeast(Admin)),

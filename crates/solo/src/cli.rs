@@ -79,6 +79,30 @@ pub enum Command {
     /// Manage API tokens for scripts and CI
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Read and check the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the whole chain; name the first entry that does not hold (exit 1)
+    Verify,
+    /// List entries, newest first
+    List {
+        /// Only this actor (a user, token or system name)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action, or a prefix like `user.*`
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries since a time (RFC 3339, or a date) or for a while (`24h`, `7d`)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 /// Passwords are read from a prompt at a terminal, else from the first line

@@ -61,6 +61,7 @@ fn run(cli: Cli, url_from_flag: bool) -> Result<(), CliError> {
         Command::Tokens(command) => {
             runtime()?.block_on(commands::tokens::run(&cli.global, command))
         }
+        Command::Audit(command) => runtime()?.block_on(commands::audit::run(&cli.global, command)),
     }
 }
 

@@ -3,4 +3,8 @@
 
 use solo_store::MigrationSet;
 
-pub const ALL: &[MigrationSet] = &[solo_cluster::MIGRATIONS, solo_access::MIGRATIONS];
+pub const ALL: &[MigrationSet] = &[
+    solo_cluster::MIGRATIONS,
+    solo_audit::MIGRATIONS,
+    solo_access::MIGRATIONS,
+];

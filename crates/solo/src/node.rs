@@ -107,13 +107,15 @@ pub async fn run(
         })?;
     let pages = solo_dashboard::routes(Dashboard {
         access: access.clone(),
+        db: db.clone(),
         system: system.clone(),
         cluster: cluster.clone(),
         silence_limit: SILENCE_LIMIT,
     });
     let api = solo_cluster::routes(cluster, SILENCE_LIMIT)
         .merge(crate::api::routes())
-        .merge(solo_access::routes(access.clone()));
+        .merge(solo_access::routes(access.clone()))
+        .merge(solo_audit::routes(db.clone()));
     let app = solo_http::build_app_with(
         AppRoutes { api, pages },
         Guard::new(access, rules),

@@ -123,9 +123,24 @@ async fn sign_in_enrol_mfa_sign_out_and_back_in_with_a_code() {
     assert!(text.contains("This node"), "signed in with a code: {text}");
     browser.screenshot(&shot("08-overview-after-mfa")).await;
 
+    // The audit log has that sign-in, made with a TOTP code.
+    browser.goto(&node.url("/audit?action=session.login")).await;
+    let table = browser
+        .text(&browser.wait_for("table[data-audit]").await)
+        .await;
+    let newest = table.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        newest.contains("ann")
+            && newest.contains("session.login")
+            && newest.contains("\"method\":\"totp\"")
+            && !newest.contains("REDACTED"),
+        "{table}"
+    );
+    browser.screenshot(&shot("09-audit")).await;
+
     // The same pages on a phone.
     browser.resize(390, 844).await;
     browser.goto(&node.url("/account")).await;
     browser.wait_for("form[action='/account/password']").await;
-    browser.screenshot(&shot("09-account-phone")).await;
+    browser.screenshot(&shot("10-account-phone")).await;
 }

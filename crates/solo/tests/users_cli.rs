@@ -194,3 +194,95 @@ fn tokens_are_printed_once_and_listed_without_their_value() {
         text(&bad.stderr)
     );
 }
+
+#[tokio::test]
+async fn audit_verify_names_an_entry_changed_by_raw_sql() {
+    use solo_store::sqlx;
+
+    let dir = stack();
+    let d = dir.path();
+    assert!(
+        solo(
+            d,
+            &["users", "add", "ann", "--role", "admin"],
+            &format!("{PASSWORD}\n")
+        )
+        .status
+        .success()
+    );
+    assert!(
+        solo(
+            d,
+            &["users", "add", "bob", "--role", "viewer"],
+            &format!("{PASSWORD}\n")
+        )
+        .status
+        .success()
+    );
+    assert!(
+        solo(
+            d,
+            &["tokens", "create", "--name", "ci", "--role", "viewer"],
+            ""
+        )
+        .status
+        .success()
+    );
+
+    let ok = solo(d, &["audit", "verify"], "");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("intact: 3 entries"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    let listed = solo(
+        d,
+        &[
+            "audit", "list", "--action", "user.*", "--since", "1h", "--json",
+        ],
+        "",
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let targets: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["bob", "ann"]);
+    assert!(
+        entries[0]["actor"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:")
+    );
+    let bad_since = solo(d, &["audit", "list", "--since", "yesterday-ish"], "");
+    assert_eq!(bad_since.status.code(), Some(2));
+
+    // Someone with the database file drops the guard and rewrites history.
+    let url = format!("sqlite://{}", d.join(".solo/solo.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_no_update;
+         UPDATE audit_log SET target = 'mallory' WHERE seq = 2;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let broken = solo(d, &["audit", "verify"], "");
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken.stdout).contains("entry 2 is bad"),
+        "{}",
+        text(&broken.stdout)
+    );
+    assert!(
+        text(&broken.stderr).contains("broken at entry 2"),
+        "{}",
+        text(&broken.stderr)
+    );
+}

@@ -20,7 +20,7 @@ pub async fn fixture(db: &Db) -> Fixture {
 }
 
 pub async fn fixture_with(db: &Db, settings: AccessSettings) -> Fixture {
-    migrate(db, &[solo_access::MIGRATIONS]).await;
+    migrate(db, &[solo_audit::MIGRATIONS, solo_access::MIGRATIONS]).await;
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));
