@@ -168,50 +168,102 @@ impl Migrator {
 
     /// Applies every pending migration, in order, refusing a ledger that
     /// does not match this binary (see the module docs).
+    ///
+    /// The whole run (reading the ledger, the checks, every migration) holds
+    /// the database's migration lock, so two nodes starting together never
+    /// interleave: SQLite runs it in one `BEGIN IMMEDIATE` transaction (each
+    /// migration in a savepoint), PostgreSQL on one
+    /// dedicated connection holding a session advisory lock, with no
+    /// statement or lock timeout (a long index build, or waiting for another
+    /// node's run, is not an error), each migration in its own transaction.
     pub async fn run(&self, db: &Db) -> Result<MigrationReport, StoreError> {
-        ledger::create(db).await?;
-        let applied = ledger::load(db).await?;
-        self.check(db.engine(), &applied)?;
-        let index = by_key(&applied);
-        let mut newly = Vec::new();
-        for (set, m) in self.all() {
-            if index.contains_key(&(set.component, m.version)) {
-                continue;
-            }
-            let started = Instant::now();
-            let row = AppliedRow {
-                component: set.component.to_owned(),
-                version: m.version,
-                name: m.name.to_owned(),
-                checksum: m.checksum(db.engine()),
-                solo_version: self.binary_version.clone(),
-            };
-            match ledger::apply(db, m.sql(db.engine()), &row, started).await {
-                Ok(true) => {
-                    tracing::info!(
-                        migration = %label(set, m),
-                        duration_ms = started.elapsed().as_millis() as u64,
-                        "applied migration"
-                    );
-                    newly.push(label(set, m));
+        let engine = db.engine();
+        let applied_now = match db {
+            Db::Sqlite(sqlite) => {
+                let mut tx = sqlite.begin_write().await?;
+                ledger::create_sqlite(&mut tx).await?;
+                let applied = ledger::load_sqlite(&mut tx).await?;
+                self.check(engine, &applied)?;
+                // Each migration in a savepoint: a failing one is undone
+                // whole, the ones before it still commit (as on PostgreSQL).
+                let mut newly = Vec::new();
+                let mut failure = None;
+                for (set, m) in self.pending(&applied) {
+                    let started = Instant::now();
+                    sqlx::raw_sql("SAVEPOINT migration")
+                        .execute(&mut *tx)
+                        .await?;
+                    let row = self.row(set, m, engine);
+                    match ledger::apply_sqlite(&mut tx, m.sql(engine), &row, started).await {
+                        Ok(()) => {
+                            sqlx::raw_sql("RELEASE migration").execute(&mut *tx).await?;
+                            newly.push(applied_log(set, m, started));
+                        }
+                        Err(source) => {
+                            sqlx::raw_sql("ROLLBACK TO migration; RELEASE migration")
+                                .execute(&mut *tx)
+                                .await?;
+                            failure = Some(failed(set, m, source));
+                            break;
+                        }
+                    }
                 }
-                // Another node applied it between our read and our lock.
-                Ok(false) => {}
-                Err(source) => {
-                    return Err(StoreError::MigrationFailed {
-                        component: set.component.to_owned(),
-                        version: m.version,
-                        name: m.name.to_owned(),
-                        source,
-                    });
+                tx.commit().await?;
+                if let Some(error) = failure {
+                    return Err(error);
                 }
+                newly
             }
-        }
+            Db::Postgres(pool) => {
+                // Detached: this connection's settings change for the run,
+                // and it is closed after it (which also drops the lock),
+                // never handed back to the pool.
+                let mut conn = pool.acquire().await?.detach();
+                let result = self.run_postgres(&mut conn).await;
+                let _ = sqlx::Connection::close(conn).await;
+                result?
+            }
+        };
         let status = self.status(db).await?;
         Ok(MigrationReport {
-            applied: newly,
+            applied: applied_now,
             schema_version: status.applied,
         })
+    }
+
+    async fn run_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<Vec<String>, StoreError> {
+        let engine = Engine::Postgres;
+        ledger::lock_postgres_session(conn).await?;
+        ledger::create_postgres(conn).await?;
+        let applied = ledger::load_postgres(conn).await?;
+        self.check(engine, &applied)?;
+        let mut newly = Vec::new();
+        for (set, m) in self.pending(&applied) {
+            let started = Instant::now();
+            ledger::apply_postgres(conn, m.sql(engine), &self.row(set, m, engine), started)
+                .await
+                .map_err(|source| failed(set, m, source))?;
+            newly.push(applied_log(set, m, started));
+        }
+        Ok(newly)
+    }
+
+    /// Known but not applied, in order.
+    fn pending<'a>(&'a self, applied: &[AppliedRow]) -> Vec<(&'a MigrationSet, &'a Migration)> {
+        let index = by_key(applied);
+        self.all()
+            .filter(|(set, m)| !index.contains_key(&(set.component, m.version)))
+            .collect()
+    }
+
+    fn row(&self, set: &MigrationSet, m: &Migration, engine: Engine) -> AppliedRow {
+        AppliedRow {
+            component: set.component.to_owned(),
+            version: m.version,
+            name: m.name.to_owned(),
+            checksum: m.checksum(engine),
+            solo_version: self.binary_version.clone(),
+        }
     }
 
     fn all(&self) -> impl Iterator<Item = (&MigrationSet, &Migration)> {
@@ -269,6 +321,25 @@ impl Migrator {
     }
 }
 
+fn failed(set: &MigrationSet, m: &Migration, source: sqlx::Error) -> StoreError {
+    StoreError::MigrationFailed {
+        component: set.component.to_owned(),
+        version: m.version,
+        name: m.name.to_owned(),
+        source,
+    }
+}
+
+/// Logs an applied migration; its label.
+fn applied_log(set: &MigrationSet, m: &Migration, started: Instant) -> String {
+    tracing::info!(
+        migration = %label(set, m),
+        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "applied migration"
+    );
+    label(set, m)
+}
+
 fn by_key(applied: &[AppliedRow]) -> BTreeMap<(&str, u32), &AppliedRow> {
     applied
         .iter()
@@ -288,72 +359,102 @@ fn short(checksum: &str) -> String {
 mod ledger {
     use std::time::Instant;
 
-    use sqlx::{PgConnection, Row};
+    use sqlx::{PgConnection, Row, SqliteConnection};
 
     use super::AppliedRow;
     use crate::db::Db;
     use crate::error::StoreError;
 
-    /// Key for PostgreSQL's transaction-scoped advisory lock, so nodes
-    /// starting together migrate one at a time ("solomigr" in ASCII).
+    /// Key of PostgreSQL's session advisory lock held for a whole migration
+    /// run, so nodes starting together migrate one at a time ("solomigr").
     const PG_MIGRATION_LOCK: i64 = 0x736f_6c6f_6d69_6772;
 
-    pub(super) async fn create(db: &Db) -> Result<(), sqlx::Error> {
-        match db {
-            Db::Sqlite(sqlite) => {
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS solo_migrations (
-                        component    TEXT    NOT NULL,
-                        version      INTEGER NOT NULL,
-                        name         TEXT    NOT NULL,
-                        checksum     TEXT    NOT NULL,
-                        solo_version TEXT    NOT NULL,
-                        applied_at   TEXT    NOT NULL,
-                        duration_ms  INTEGER NOT NULL,
-                        PRIMARY KEY (component, version)
-                    )",
-                )
-                .execute(sqlite.writer())
-                .await?;
-            }
-            Db::Postgres(pool) => {
-                // Concurrent CREATE TABLE IF NOT EXISTS can still collide in
-                // PostgreSQL's catalog; the lock makes it one at a time.
-                let mut tx = pool.begin().await?;
-                lock_postgres(&mut tx).await?;
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS solo_migrations (
-                        component    TEXT        NOT NULL,
-                        version      INTEGER     NOT NULL,
-                        name         TEXT        NOT NULL,
-                        checksum     TEXT        NOT NULL,
-                        solo_version TEXT        NOT NULL,
-                        applied_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-                        duration_ms  BIGINT      NOT NULL,
-                        PRIMARY KEY (component, version)
-                    )",
-                )
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-            }
-        }
+    const SELECT: &str = "SELECT component, version, name, checksum, solo_version \
+                          FROM solo_migrations ORDER BY component, version";
+
+    pub(super) async fn create_sqlite(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS solo_migrations (
+                component    TEXT    NOT NULL,
+                version      INTEGER NOT NULL,
+                name         TEXT    NOT NULL,
+                checksum     TEXT    NOT NULL,
+                solo_version TEXT    NOT NULL,
+                applied_at   TEXT    NOT NULL,
+                duration_ms  INTEGER NOT NULL,
+                PRIMARY KEY (component, version)
+            )",
+        )
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
-    async fn lock_postgres(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    /// Waits, however long it takes, for the migration lock; this
+    /// connection then runs without statement or lock timeouts.
+    pub(super) async fn lock_postgres_session(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(PG_MIGRATION_LOCK)
             .execute(conn)
             .await?;
         Ok(())
     }
 
-    /// Applied rows; empty when the ledger does not exist yet.
+    pub(super) async fn create_postgres(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS solo_migrations (
+                component    TEXT        NOT NULL,
+                version      INTEGER     NOT NULL,
+                name         TEXT        NOT NULL,
+                checksum     TEXT        NOT NULL,
+                solo_version TEXT        NOT NULL,
+                applied_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+                duration_ms  BIGINT      NOT NULL,
+                PRIMARY KEY (component, version)
+            )",
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn load_sqlite(
+        conn: &mut SqliteConnection,
+    ) -> Result<Vec<AppliedRow>, StoreError> {
+        Ok(sqlx::query(SELECT)
+            .fetch_all(conn)
+            .await?
+            .iter()
+            .map(|r| read_row(r.get(0), r.get::<i64, _>(1), r.get(2), r.get(3), r.get(4)))
+            .collect())
+    }
+
+    pub(super) async fn load_postgres(
+        conn: &mut PgConnection,
+    ) -> Result<Vec<AppliedRow>, StoreError> {
+        Ok(sqlx::query(SELECT)
+            .fetch_all(conn)
+            .await?
+            .iter()
+            .map(|r| {
+                read_row(
+                    r.get(0),
+                    i64::from(r.get::<i32, _>(1)),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                )
+            })
+            .collect())
+    }
+
+    /// Applied rows, read through the pools (for status); empty when the
+    /// ledger does not exist yet.
     pub(super) async fn load(db: &Db) -> Result<Vec<AppliedRow>, StoreError> {
-        const SELECT: &str = "SELECT component, version, name, checksum, solo_version \
-                              FROM solo_migrations ORDER BY component, version";
-        let rows = match db {
+        match db {
             Db::Sqlite(sqlite) => {
                 let exists: i64 = sqlx::query_scalar(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'solo_migrations'",
@@ -363,12 +464,8 @@ mod ledger {
                 if exists == 0 {
                     return Ok(Vec::new());
                 }
-                sqlx::query(SELECT)
-                    .fetch_all(sqlite.reader())
-                    .await?
-                    .iter()
-                    .map(|r| read_row(r.get(0), r.get::<i64, _>(1), r.get(2), r.get(3), r.get(4)))
-                    .collect()
+                let mut conn = sqlite.reader().acquire().await?;
+                load_sqlite(&mut conn).await
             }
             Db::Postgres(pool) => {
                 let exists: bool =
@@ -378,23 +475,10 @@ mod ledger {
                 if !exists {
                     return Ok(Vec::new());
                 }
-                sqlx::query(SELECT)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        read_row(
-                            r.get(0),
-                            i64::from(r.get::<i32, _>(1)),
-                            r.get(2),
-                            r.get(3),
-                            r.get(4),
-                        )
-                    })
-                    .collect()
+                let mut conn = pool.acquire().await?;
+                load_postgres(&mut conn).await
             }
-        };
-        Ok(rows)
+        }
     }
 
     fn read_row(
@@ -413,80 +497,54 @@ mod ledger {
         }
     }
 
-    /// Runs one migration and records it, in one transaction. Returns false
-    /// when another process recorded it first.
-    pub(super) async fn apply(
-        db: &Db,
+    /// Runs one migration and records it, inside the run's transaction.
+    pub(super) async fn apply_sqlite(
+        conn: &mut SqliteConnection,
         sql: &'static str,
         row: &AppliedRow,
         started: Instant,
-    ) -> Result<bool, sqlx::Error> {
-        match db {
-            Db::Sqlite(sqlite) => {
-                let mut tx = sqlite.begin_write().await?;
-                let done: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM solo_migrations WHERE component = ? AND version = ?",
-                )
-                .bind(&row.component)
-                .bind(i64::from(row.version))
-                .fetch_one(&mut *tx)
-                .await?;
-                if done > 0 {
-                    return Ok(false);
-                }
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO solo_migrations
-                        (component, version, name, checksum, solo_version, applied_at, duration_ms)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&row.component)
-                .bind(i64::from(row.version))
-                .bind(&row.name)
-                .bind(&row.checksum)
-                .bind(&row.solo_version)
-                .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .bind(elapsed_ms(started))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                lock_postgres(&mut tx).await?;
-                let done: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM solo_migrations WHERE component = $1 AND version = $2",
-                )
-                .bind(&row.component)
-                .bind(pg_version(row.version))
-                .fetch_one(&mut *tx)
-                .await?;
-                if done > 0 {
-                    return Ok(false);
-                }
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO solo_migrations
-                        (component, version, name, checksum, solo_version, duration_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&row.component)
-                .bind(pg_version(row.version))
-                .bind(&row.name)
-                .bind(&row.checksum)
-                .bind(&row.solo_version)
-                .bind(elapsed_ms(started))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-        }
+    ) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(sql).execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO solo_migrations
+                (component, version, name, checksum, solo_version, applied_at, duration_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.component)
+        .bind(i64::from(row.version))
+        .bind(&row.name)
+        .bind(&row.checksum)
+        .bind(&row.solo_version)
+        .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(elapsed_ms(started))
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 
-    fn pg_version(version: u32) -> i32 {
-        i32::try_from(version).unwrap_or(i32::MAX)
+    /// Runs one migration and records it, in a transaction of its own.
+    pub(super) async fn apply_postgres(
+        conn: &mut PgConnection,
+        sql: &'static str,
+        row: &AppliedRow,
+        started: Instant,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = sqlx::Connection::begin(conn).await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO solo_migrations
+                (component, version, name, checksum, solo_version, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.component)
+        .bind(i32::try_from(row.version).unwrap_or(i32::MAX))
+        .bind(&row.name)
+        .bind(&row.checksum)
+        .bind(&row.solo_version)
+        .bind(elapsed_ms(started))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     fn elapsed_ms(started: Instant) -> i64 {

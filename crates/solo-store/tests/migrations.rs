@@ -212,3 +212,84 @@ fn invalid_sets_are_refused_before_touching_a_database() {
             .contains("both engines")
     );
 }
+
+/// Separate handles, as separate processes (nodes) would have.
+async fn handles(
+    target: &solo_store::DbTarget,
+    n: usize,
+    statement_timeout: std::time::Duration,
+) -> Vec<Db> {
+    let mut dbs = Vec::new();
+    for _ in 0..n {
+        let mut options = solo_store::DbOptions::new(target.clone());
+        options.statement_timeout = statement_timeout;
+        dbs.push(Db::open(&options).await.unwrap());
+    }
+    dbs
+}
+
+/// A migration slower than the pool's statement timeout (PostgreSQL
+/// sleeps; SQLite has no statement timeout to outlast).
+const SLOW: Migration = Migration {
+    version: 1,
+    name: "slow",
+    sqlite: "CREATE TABLE slow (id INTEGER);",
+    postgres: "CREATE TABLE slow (id INTEGER); SELECT pg_sleep(0.6);",
+};
+
+async fn separate_nodes_migrate_one_at_a_time(test: solo_test_support::engines::TestDb) {
+    let short = std::time::Duration::from_millis(200);
+    let dbs = handles(&test.target, 4, short).await;
+    let m = migrator(&[
+        set("slowpoke", &[SLOW]),
+        set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3]),
+    ]);
+    let runs: Vec<_> = dbs
+        .iter()
+        .map(|db| {
+            let (m, db) = (m.clone(), db.clone());
+            tokio::spawn(async move { m.run(&db).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        let report = run
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a waiting node failed: {e}"));
+        assert_eq!(report.schema_version, 4);
+        applied.extend(report.applied);
+    }
+    applied.sort();
+    assert_eq!(
+        applied,
+        [
+            "notes/0001_create_notes",
+            "notes/0002_add_author",
+            "notes/0003_index_body",
+            "slowpoke/0001_slow"
+        ],
+        "each migration applied by exactly one node"
+    );
+    assert_eq!(ledger_len(&dbs[0]).await, 4);
+    for db in &dbs {
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_sqlite_handles_migrate_one_at_a_time() {
+    separate_nodes_migrate_one_at_a_time(solo_test_support::engines::TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_postgres_handles_wait_past_the_statement_timeout() {
+    let Some(test) = solo_test_support::engines::TestDb::postgres(
+        "migrations::separate_postgres_handles_wait_past_the_statement_timeout",
+    )
+    .await
+    else {
+        return;
+    };
+    separate_nodes_migrate_one_at_a_time(test).await;
+}
