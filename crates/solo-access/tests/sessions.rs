@@ -266,3 +266,43 @@ storage_tests! {
         assert!(solo_audit::verify(&db).await.unwrap().is_intact());
     }
 }
+
+/// Unknown names cost one argon2 verification, like wrong passwords, so
+/// timing does not tell which accounts exist. (A loose bound: without the
+/// dummy verification the ratio is above 100.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_take_about_as_long_as_wrong_passwords() {
+    let test = solo_test_support::engines::TestDb::sqlite().await;
+    let f = fixture(&test.db).await;
+    f.user("ann", Role::Viewer).await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..6 {
+        let started = std::time::Instant::now();
+        let _ = f
+            .access
+            .login("ann", "wrong-password-123", &meta(&format!("10.1.0.{i}")))
+            .await;
+        known.push(started.elapsed());
+        let started = std::time::Instant::now();
+        let _ = f
+            .access
+            .login(
+                &format!("nobody{i}"),
+                "wrong-password-123",
+                &meta(&format!("10.2.0.{i}")),
+            )
+            .await;
+        unknown.push(started.elapsed());
+        // Stay under the lockout so every attempt verifies.
+        f.clock.advance(Duration::hours(1));
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[3].as_secs_f64(), unknown[3].as_secs_f64());
+    let ratio = k.max(u) / k.min(u);
+    assert!(
+        ratio < 3.0,
+        "wrong password {k:.4}s vs unknown user {u:.4}s"
+    );
+}

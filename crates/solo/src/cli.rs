@@ -25,7 +25,7 @@ pub struct Cli {
 
 /// Settings an operator changes per machine. Each has a flag and a `SOLO_*`
 /// variable; both override solo.toml.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The stack file [default: ./solo.toml]
     #[arg(

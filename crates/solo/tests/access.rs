@@ -417,3 +417,37 @@ async fn the_access_section_of_solo_toml_reaches_the_node() {
         true
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_the_session_cookie_is_secure() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let node = NodeBuilder::new(SOLO)
+        .dir(dir.path())
+        .config("version = 1\n[http]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n")
+        .spawn();
+    cli(
+        &node,
+        &["users", "add", "ann", "--role", "viewer"],
+        &format!("{PASSWORD}\n"),
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!(
+            "https://localhost:{}/api/v1/auth/login",
+            node.addr().port()
+        ))
+        .json(&serde_json::json!({ "name": "ann", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+}

@@ -286,3 +286,46 @@ async fn audit_verify_names_an_entry_changed_by_raw_sql() {
         text(&broken.stderr)
     );
 }
+
+#[test]
+fn init_without_a_terminal_prints_how_to_create_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = solo(dir.path(), &["init"], "");
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("users add YOUR-NAME --role admin"),
+        "{stdout}"
+    );
+    let users = solo(dir.path(), &["users", "list", "--json"], "");
+    assert_eq!(text(&users.stdout).trim(), "[]", "nobody was created");
+}
+
+/// At a terminal (a pseudo-terminal from util-linux's `script`), `solo init`
+/// offers to create the first admin and asks for the password twice.
+#[test]
+fn init_at_a_terminal_offers_to_create_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} init", env!("CARGO_BIN_EXE_solo")),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` gives the test a terminal");
+    write!(child.stdin.take().unwrap(), "ann\n{PASSWORD}\n{PASSWORD}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("Create the first admin now?"), "{stdout}");
+    assert!(stdout.contains("Added ann (admin)"), "{stdout}");
+    let users = solo(dir.path(), &["users", "list", "--json"], "");
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users[0]["name"], "ann");
+    assert_eq!(users[0]["role"], "admin");
+}

@@ -1,6 +1,7 @@
 //! `solo init [DIR]`: a commented solo.toml and the data directory.
 
 use std::fs;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -76,7 +77,60 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<(), CliError> {
             config = config.display(),
         )
     });
+
+    // The first admin: asked for at a terminal, explained otherwise.
+    let interactive =
+        !global.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut local = global.clone();
+    local.config = Some(config.clone());
+    if interactive {
+        first_admin(&local)?;
+    } else if !global.json {
+        println!(
+            "To sign in to the dashboard, create the first admin (it asks for a password):\n  \
+             solo --config {} users add YOUR-NAME --role admin",
+            config.display()
+        );
+    }
     Ok(())
+}
+
+/// Offers to create the first admin, at a terminal.
+fn first_admin(global: &GlobalArgs) -> Result<(), CliError> {
+    print!("Create the first admin now? Their name (empty to skip): ");
+    std::io::stdout().flush().ok();
+    let mut name = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut name)
+        .or_fail(|| "cannot read the name".into())?;
+    let name = name.trim();
+    if name.is_empty() {
+        println!("Skipped. Later: solo users add YOUR-NAME --role admin");
+        return Ok(());
+    }
+    let password = super::prompt::new_password(name)?;
+    let runtime = tokio::runtime::Runtime::new().or_fail(|| "cannot start the runtime".into())?;
+    runtime.block_on(async {
+        let (access, db) = super::local::access(global).await?;
+        let created = access
+            .create_user(
+                &super::local::actor(),
+                name,
+                solo_access::Role::Admin,
+                &password,
+                &super::local::meta(),
+            )
+            .await
+            .map_err(super::users::access_error);
+        db.close().await;
+        let user = created?;
+        println!(
+            "Added {} (admin). Sign in at the dashboard once `solo up` runs.",
+            user.name
+        );
+        Ok(())
+    })
 }
 
 /// The data directory holds the database and, later, the vault: a directory solo creates is
