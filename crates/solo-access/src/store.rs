@@ -2,45 +2,13 @@
 //!
 //! Both engines keep times as unix milliseconds and take `$N` parameters
 //! (sqlx's SQLite driver reads them too), so each statement is written
-//! once; the macros below run it on the engine at hand. Reads go to
+//! once; solo-store's `on_reader!`/`on_tx!` run it on the engine at hand. Reads go to
 //! SQLite's read pool, writes happen inside a [`Tx`].
 
 use solo_store::sqlx::{self, Row};
-use solo_store::{Db, Tx};
+use solo_store::{Db, Tx, on_reader, on_tx};
 
 use crate::Role;
-
-/// Runs `$body` with `$ex` bound to a read executor of either engine.
-macro_rules! on_reader {
-    ($db:expr, $ex:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite(sqlite) => {
-                let $ex = sqlite.reader();
-                $body
-            }
-            Db::Postgres(pool) => {
-                let $ex = pool;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` with `$ex` bound to the connection of a write transaction.
-macro_rules! on_tx {
-    ($tx:expr, $ex:ident => $body:expr) => {
-        match $tx {
-            Tx::Sqlite(tx) => {
-                let $ex = &mut **tx;
-                $body
-            }
-            Tx::Postgres(tx) => {
-                let $ex = &mut **tx;
-                $body
-            }
-        }
-    };
-}
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
 
@@ -653,13 +621,13 @@ pub(crate) struct ThrottleRow {
     pub updated_at: i64,
 }
 
-pub(crate) async fn throttle(db: &Db, key: &str) -> Result<Option<ThrottleRow>> {
-    on_reader!(db, ex => {
+macro_rules! throttle_row {
+    ($ex:expr, $key:expr) => {{
         let row = sqlx::query(
             "SELECT failures, locked_until, updated_at FROM access_login_throttle WHERE key = $1",
         )
-        .bind(key)
-        .fetch_optional(ex)
+        .bind($key)
+        .fetch_optional($ex)
         .await?;
         Ok(match row {
             Some(row) => Some(ThrottleRow {
@@ -669,26 +637,16 @@ pub(crate) async fn throttle(db: &Db, key: &str) -> Result<Option<ThrottleRow>> 
             }),
             None => None,
         })
-    })
+    }};
 }
 
+pub(crate) async fn throttle(db: &Db, key: &str) -> Result<Option<ThrottleRow>> {
+    on_reader!(db, ex => throttle_row!(ex, key))
+}
+
+/// The same, read inside a write transaction (read-modify-write).
 pub(crate) async fn throttle_in(tx: &mut Tx, key: &str) -> Result<Option<ThrottleRow>> {
-    on_tx!(tx, ex => {
-        let row = sqlx::query(
-            "SELECT failures, locked_until, updated_at FROM access_login_throttle WHERE key = $1",
-        )
-        .bind(key)
-        .fetch_optional(ex)
-        .await?;
-        Ok(match row {
-            Some(row) => Some(ThrottleRow {
-                failures: row.try_get("failures")?,
-                locked_until: row.try_get("locked_until")?,
-                updated_at: row.try_get("updated_at")?,
-            }),
-            None => None,
-        })
-    })
+    on_tx!(tx, ex => throttle_row!(ex, key))
 }
 
 pub(crate) async fn put_throttle(tx: &mut Tx, key: &str, row: ThrottleRow) -> Result<()> {

@@ -3,7 +3,7 @@
 //! each statement is written once and run on the engine at hand.
 
 use solo_store::sqlx::{self, Row};
-use solo_store::{Db, Tx};
+use solo_store::{Db, Tx, on_reader};
 
 use crate::AuditError;
 use crate::entry::{Actor, AuditFilter, AuditRecord};
@@ -11,21 +11,6 @@ use crate::entry::{Actor, AuditFilter, AuditRecord};
 /// Key of the PostgreSQL advisory lock that serialises appends (cluster
 /// wide). "solo" "audit" in ASCII, so it is recognisable in `pg_locks`.
 pub const APPEND_LOCK_KEY: i64 = 0x736f_6c6f_6175_6474;
-
-macro_rules! on_reader {
-    ($db:expr, $ex:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite(sqlite) => {
-                let $ex = sqlite.reader();
-                $body
-            }
-            Db::Postgres(pool) => {
-                let $ex = pool;
-                $body
-            }
-        }
-    };
-}
 
 macro_rules! record_from_row {
     ($row:expr) => {{

@@ -17,6 +17,7 @@
 //!   pool forever, and `application_name = solo` for `pg_stat_activity`.
 
 mod db;
+mod dispatch;
 mod error;
 pub mod migrate;
 mod postgres;
