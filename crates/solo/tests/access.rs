@@ -335,6 +335,18 @@ async fn cookie_sessions_are_strict_and_refuse_cross_site_changes() {
         .unwrap();
     assert_eq!(no_origin.status(), 403);
 
+    // The dashboard's own forms are guarded the same way.
+    let page_cross_site = client
+        .post(node.url("/account/logout-everywhere"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page_cross_site.status(), 403);
+
     // Same origin with the form token: signed out, the session is gone.
     let ok = post(
         vec![("origin", origin.clone())],
