@@ -13,7 +13,12 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String)
             Err(e) => eprintln!("error: cannot encode the result as JSON: {e}"),
         }
     } else {
-        print!("{}", human());
+        let text = human();
+        if text.ends_with('\n') {
+            print!("{text}");
+        } else {
+            println!("{text}");
+        }
     }
 }
 

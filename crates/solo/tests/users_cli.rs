@@ -53,7 +53,11 @@ fn users_are_managed_from_the_shell_with_passwords_on_stdin() {
         &format!("{PASSWORD}\n"),
     );
     assert!(added.status.success(), "{}", text(&added.stderr));
-    assert!(text(&added.stdout).contains("added ann (admin)"));
+    assert_eq!(
+        text(&added.stdout),
+        "added ann (admin)\n",
+        "one line, ended"
+    );
 
     let weak = solo(
         d,
