@@ -91,7 +91,12 @@ impl Access {
         };
 
         let mut tx = self.db().begin().await.map_err(AccessError::from)?;
-        self.clear_failures(&mut tx, &account).await?;
+        // With TOTP the sign-in is not done yet: the count starts over only
+        // when the code is right too, or the password step would reset the
+        // lockout that guards the code.
+        if user.totp_secret.is_none() {
+            self.clear_failures(&mut tx, &account).await?;
+        }
         let session = if user.totp_secret.is_some() {
             self.open_session(&mut tx, &user, LoginStage::MfaPending, meta)
                 .await?

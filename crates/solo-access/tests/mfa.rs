@@ -136,3 +136,31 @@ storage_tests! {
         assert!(!caller.mfa_required_but_missing);
     }
 }
+
+storage_tests! {
+    async fn a_right_password_does_not_reset_the_count_of_wrong_codes(db: Db) {
+        let f = fixture(&db).await;
+        f.user("ann", Role::Viewer).await;
+        let session = f.access.login("ann", PASSWORD, &meta("10.0.0.1")).await.unwrap();
+        let caller = f.access.authenticate_session(&session.token).await.unwrap().unwrap();
+        let enrolment = f.access.start_mfa(&caller, &meta("x")).await.unwrap();
+        let code = code_at(&enrolment.secret, f.access.now()).unwrap();
+        f.access.confirm_mfa(&caller, &code, &meta("x")).await.unwrap();
+        f.clock.advance(Duration::seconds(STEP_SECONDS * 2));
+
+        // Password, 3 wrong codes; password again (from elsewhere), 2 more.
+        for (address, guesses) in [("10.0.0.2", 3), ("10.0.0.3", 2)] {
+            let pending = f.access.login("ann", PASSWORD, &meta(address)).await.unwrap();
+            for _ in 0..guesses {
+                assert!(matches!(
+                    f.access.login_mfa(&pending.token, "123456", &meta(address)).await,
+                    Err(LoginError::Invalid)
+                ));
+            }
+        }
+        assert!(matches!(
+            f.access.login("ann", PASSWORD, &meta("10.0.0.4")).await,
+            Err(LoginError::Locked { .. })
+        ), "five wrong codes lock the account, passwords in between or not");
+    }
+}

@@ -21,8 +21,15 @@ pub(crate) struct Next {
 
 /// Only paths on this site: never an open redirect.
 fn safe_next(next: Option<&str>) -> &str {
+    // A bare path on this site. Browsers drop tabs and newlines from URLs
+    // (`/\t/evil` becomes `//evil`), so no whitespace or control characters.
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
             path
         }
         _ => "/",
@@ -96,7 +103,12 @@ fn signed_in(dashboard: &Dashboard, session: NewSession, secure: bool, next: &st
     let cookie = set_session_cookie(&session.token, max_age, secure);
     let to = match session.stage {
         LoginStage::Active => next.to_owned(),
-        LoginStage::MfaPending => format!("/login/mfa?next={next}"),
+        LoginStage::MfaPending => {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish();
+            format!("/login/mfa?{query}")
+        }
     };
     ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
 }
@@ -231,7 +243,15 @@ mod tests {
     #[test]
     fn next_never_leaves_the_site() {
         assert_eq!(safe_next(Some("/audit")), "/audit");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "audit"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "audit",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
