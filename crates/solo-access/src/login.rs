@@ -166,6 +166,30 @@ impl Access {
         Ok(session)
     }
 
+    /// Re-checks a signed-in user's password (changing it, turning MFA
+    /// off). Wrong answers count toward the account's lockout like sign-in
+    /// failures, so a stolen session cannot guess the password.
+    pub(crate) async fn check_current_password(
+        &self,
+        user: &UserRow,
+        attempt: &str,
+    ) -> Result<(), AccessError> {
+        let account = account_key(&user.name);
+        if self.locked_for(&account).await? > 0 {
+            return Err(AccessError::Conflict(
+                "too many wrong passwords: try again later".into(),
+            ));
+        }
+        let (attempt, hash) = (attempt.to_owned(), user.password_hash.clone());
+        if blocking(move || password::verify(&attempt, &hash)).await? {
+            return Ok(());
+        }
+        let mut tx = self.db().begin().await?;
+        self.record_failure(&mut tx, &account, ACCOUNT).await?;
+        tx.commit().await?;
+        Err(AccessError::WrongPassword)
+    }
+
     async fn refuse_if_locked(
         &self,
         account: &str,

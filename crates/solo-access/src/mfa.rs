@@ -9,7 +9,7 @@ use crate::audit::{RequestMeta, record};
 use crate::login::normalise_recovery_code;
 use crate::secret::{hash_token, random_bytes};
 use crate::sessions::actor_name;
-use crate::{Access, AccessError, Caller, blocking, password, store, totp};
+use crate::{Access, AccessError, Caller, store, totp};
 
 /// How many recovery codes a user gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -32,6 +32,14 @@ impl Access {
         meta: &RequestMeta,
     ) -> Result<MfaEnrolment, AccessError> {
         let user = self.caller_user(caller).await?;
+        if user.totp_secret.is_some() {
+            // Replacing a second factor needs the password: a stolen
+            // session alone must not be able to take it over.
+            return Err(AccessError::Conflict(
+                "two-factor sign-in is already on: turn it off first (that asks for your password)"
+                    .into(),
+            ));
+        }
         let secret = totp::new_secret()?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
@@ -101,10 +109,7 @@ impl Access {
         meta: &RequestMeta,
     ) -> Result<(), AccessError> {
         let user = self.caller_user(caller).await?;
-        let (attempt, hash) = (current_password.to_owned(), user.password_hash.clone());
-        if !blocking(move || password::verify(&attempt, &hash)).await? {
-            return Err(AccessError::WrongPassword);
-        }
+        self.check_current_password(&user, current_password).await?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
         store::clear_totp(&mut tx, &user.id, now.timestamp_millis()).await?;

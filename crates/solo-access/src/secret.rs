@@ -1,6 +1,7 @@
 //! Random credentials and how they are kept: only their SHA-256.
 //!
-//! Session ids, API tokens and recovery codes carry 256 (codes: 80) bits
+//! Session ids and API tokens carry 256 bits, recovery codes 50 bits (used
+//! once, and only after the password, behind the lockout),
 //! from the OS's CSPRNG, so a fast hash is enough to store them: there is
 //! nothing to brute-force that a slow hash would protect (unlike passwords).
 

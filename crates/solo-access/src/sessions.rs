@@ -231,7 +231,7 @@ impl Access {
             &caller.actor,
             "session.logout_everywhere",
             Some(actor_name(&caller.actor)),
-            json!({ "sessions_ended": ended }),
+            json!({ "ended": ended }),
             meta,
             now,
         )

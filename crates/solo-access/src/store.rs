@@ -134,6 +134,21 @@ pub(crate) async fn list_users(db: &Db) -> Result<Vec<UserRow>> {
     })
 }
 
+/// Serialises role and enable/disable changes (PostgreSQL: a transaction
+/// advisory lock; SQLite's IMMEDIATE transaction is already exclusive), so
+/// two admins demoting each other cannot both see "one other admin left".
+pub(crate) async fn lock_roles(tx: &mut Tx) -> Result<()> {
+    /// "solo" "role" in ASCII.
+    const ROLE_LOCK: i64 = 0x736f_6c6f_726f_6c65;
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ROLE_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Enabled admins, counted inside a write transaction so "the last admin
 /// cannot be demoted or disabled" holds under concurrency.
 pub(crate) async fn count_enabled_admins_in(tx: &mut Tx) -> Result<i64> {

@@ -15,6 +15,9 @@ use crate::{Access, AccessError, Caller, Role, from_ms};
 /// one in a leaked file.
 pub const TOKEN_PREFIX: &str = "solo_";
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
+/// Longer expiries are refused (and beyond chrono's range, they would
+/// display as 1970).
+const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3650 * 86_400);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenInfo {
@@ -74,6 +77,12 @@ impl Access {
                 return Err(AccessError::invalid(
                     "expires",
                     "an expiry must be in the future",
+                ));
+            }
+            Some(d) if d > MAX_LIFETIME => {
+                return Err(AccessError::invalid(
+                    "expires",
+                    "at most 10 years; leave the expiry out for a token that does not expire",
                 ));
             }
             Some(d) => Some(now_ms.saturating_add(crate::sessions::duration_ms(d))),

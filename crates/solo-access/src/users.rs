@@ -105,10 +105,11 @@ impl Access {
     }
 
     pub(crate) async fn user_row(&self, name_or_id: &str) -> Result<UserRow, AccessError> {
-        if let Some(user) = store::user_by_name(self.db(), name_or_id).await? {
+        // Ids first: a user named like another's id must not stand in for it.
+        if let Some(user) = store::user_by_id(self.db(), name_or_id).await? {
             return Ok(user);
         }
-        store::user_by_id(self.db(), name_or_id)
+        store::user_by_name(self.db(), name_or_id)
             .await?
             .ok_or_else(|| AccessError::not_found(format!("user `{name_or_id}`")))
     }
@@ -129,6 +130,7 @@ impl Access {
         let user = self.user_row(name_or_id).await?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
+        store::lock_roles(&mut tx).await?;
         let current = store::user_by_id_in(&mut tx, &user.id)
             .await?
             .ok_or_else(|| AccessError::not_found(format!("user `{name_or_id}`")))?;
@@ -171,6 +173,7 @@ impl Access {
         let now = self.now();
         let now_ms = now.timestamp_millis();
         let mut tx = self.db().begin().await?;
+        store::lock_roles(&mut tx).await?;
         let current = store::user_by_id_in(&mut tx, &user.id)
             .await?
             .ok_or_else(|| AccessError::not_found(format!("user `{name_or_id}`")))?;
@@ -199,7 +202,7 @@ impl Access {
             actor,
             action,
             Some(&user.name),
-            json!({ "user_id": user.id, "sessions_ended": ended }),
+            json!({ "user_id": user.id, "ended": ended }),
             meta,
             now,
         )
@@ -244,10 +247,7 @@ impl Access {
         meta: &RequestMeta,
     ) -> Result<(), AccessError> {
         let user = self.user_row(user_id).await?;
-        let (current, hash) = (current_password.to_owned(), user.password_hash.clone());
-        if !blocking(move || password::verify(&current, &hash)).await? {
-            return Err(AccessError::WrongPassword);
-        }
+        self.check_current_password(&user, current_password).await?;
         password::check_policy(new_password, &user.name)?;
         self.store_password(
             actor,
@@ -282,7 +282,7 @@ impl Access {
             actor,
             action,
             Some(&user.name),
-            json!({ "user_id": user.id, "sessions_ended": ended }),
+            json!({ "user_id": user.id, "ended": ended }),
             meta,
             now,
         )

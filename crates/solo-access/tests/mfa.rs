@@ -164,3 +164,34 @@ storage_tests! {
         ), "five wrong codes lock the account, passwords in between or not");
     }
 }
+
+storage_tests! {
+    async fn a_stolen_session_can_neither_replace_mfa_nor_guess_the_password(db: Db) {
+        let f = fixture(&db).await;
+        let ann = f.user("ann", Role::Operator).await;
+        let session = f.access.login("ann", PASSWORD, &meta("10.0.0.1")).await.unwrap();
+        let caller = f.access.authenticate_session(&session.token).await.unwrap().unwrap();
+        let enrolment = f.access.start_mfa(&caller, &meta("x")).await.unwrap();
+        let code = code_at(&enrolment.secret, f.access.now()).unwrap();
+        f.access.confirm_mfa(&caller, &code, &meta("x")).await.unwrap();
+        assert!(matches!(
+            f.access.start_mfa(&caller, &meta("x")).await,
+            Err(AccessError::Conflict(_))
+        ), "re-enrolling needs MFA turned off first, which needs the password");
+
+        for _ in 0..5 {
+            assert!(matches!(
+                f.access.change_password(&caller.actor, &ann.id, "a-guess-at-the-password", "a-new-long-passphrase", None, &meta("x")).await,
+                Err(AccessError::WrongPassword)
+            ));
+        }
+        assert!(matches!(
+            f.access.disable_mfa(&caller, PASSWORD, &meta("x")).await,
+            Err(AccessError::Conflict(_))
+        ), "locked out even with the right password");
+        assert!(matches!(
+            f.access.login("ann", PASSWORD, &meta("10.0.0.9")).await,
+            Err(LoginError::Locked { .. })
+        ));
+    }
+}

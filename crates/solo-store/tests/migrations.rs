@@ -1,7 +1,10 @@
 //! The migration runner, on both engines from one set of test bodies.
 #![allow(clippy::unwrap_used)]
 
-use solo_store::{Db, Migration, MigrationSet, Migrator, StoreError};
+use std::time::Duration;
+
+use solo_store::migrate::MigrationReport;
+use solo_store::{Db, DbOptions, DbTarget, Migration, MigrationSet, Migrator, StoreError};
 use solo_test_support::storage_tests;
 
 const NOTES_V1: Migration = Migration {
@@ -28,6 +31,36 @@ const TAGS_V1: Migration = Migration {
     sqlite: "CREATE TABLE tags (name TEXT PRIMARY KEY);\nCREATE TABLE tag_links (tag TEXT NOT NULL REFERENCES tags(name));",
     postgres: "CREATE TABLE tags (name TEXT PRIMARY KEY);\nCREATE TABLE tag_links (tag TEXT NOT NULL REFERENCES tags(name));",
 };
+
+/// Outlasts [`SHORT_TIMEOUT`] on PostgreSQL. SQLite has no statement
+/// timeout, so there it is an ordinary quick migration.
+const NOTES_V4_SLOW: Migration = Migration {
+    version: 4,
+    name: "backfill_author",
+    sqlite: "UPDATE notes SET author = 'unknown' WHERE author IS NULL;",
+    postgres: "SELECT pg_sleep(0.5);\nUPDATE notes SET author = 'unknown' WHERE author IS NULL;",
+};
+/// Takes a while on both engines (SQLite counts to three million), so a
+/// second migrator can arrive while it runs.
+const NOTES_V3_SLOW: Migration = Migration {
+    version: 3,
+    name: "index_body",
+    sqlite: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) FROM c;\nCREATE INDEX notes_body ON notes (body);",
+    postgres: "SELECT pg_sleep(1);\nCREATE INDEX notes_body ON notes (body);",
+};
+
+/// Another component's slow migration, listed before `notes`.
+const WARMUP_V1_SLOW: Migration = Migration {
+    version: 1,
+    name: "warm_up",
+    sqlite: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) FROM c;",
+    postgres: "SELECT pg_sleep(1);",
+};
+
+/// A statement timeout every slow migration above outlasts.
+const SHORT_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn set(component: &'static str, migrations: &'static [Migration]) -> MigrationSet {
     MigrationSet {
@@ -69,6 +102,83 @@ async fn ledger_len(db: &Db) -> i64 {
 }
 
 use solo_store::sqlx;
+
+/// Another handle to the same database, as another node (another process)
+/// would open it: its own pools, its own connections.
+async fn open(target: &DbTarget, statement_timeout: Duration, acquire_timeout: Duration) -> Db {
+    let mut options = DbOptions::new(target.clone());
+    options.statement_timeout = statement_timeout;
+    // For SQLite also the busy timeout: how long to wait for another
+    // handle's write lock.
+    options.acquire_timeout = acquire_timeout;
+    Db::open(&options).await.unwrap()
+}
+
+async fn node(target: &DbTarget, statement_timeout: Duration) -> Db {
+    open(target, statement_timeout, Duration::from_secs(60)).await
+}
+
+/// Whether a migrator holds the migration exclusion right now. `probe` is a
+/// handle of its own (for SQLite, with a short busy timeout).
+async fn migration_in_progress(probe: &Db) -> bool {
+    match probe {
+        // SQLite's exclusion is its write lock.
+        Db::Sqlite(s) => match s.begin_write().await {
+            Ok(tx) => {
+                tx.rollback().await.unwrap();
+                false
+            }
+            Err(error) if error.to_string().contains("locked") => true,
+            Err(error) => panic!("probing the write lock: {error}"),
+        },
+        Db::Postgres(p) => advisory_locks(p).await > 0,
+    }
+}
+
+/// Advisory locks held in this database (whose ever they are).
+async fn advisory_locks(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Starts `first` on a handle of its own, waits until it holds the migration
+/// exclusion, then runs `second` on another handle (opened with
+/// `second_timeout` as its statement timeout) while `first` is mid-run.
+async fn second_arrives_mid_run(
+    target: &DbTarget,
+    first: Migrator,
+    second: Migrator,
+    second_timeout: Duration,
+) -> (
+    Result<MigrationReport, StoreError>,
+    Result<MigrationReport, StoreError>,
+) {
+    let first_db = node(target, Duration::from_secs(30)).await;
+    let second_db = node(target, second_timeout).await;
+    let probe = open(target, Duration::from_secs(30), Duration::from_millis(200)).await;
+    let first_run = {
+        let db = first_db.clone();
+        tokio::spawn(async move { first.run(&db).await })
+    };
+    while !first_run.is_finished() && !migration_in_progress(&probe).await {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        !first_run.is_finished(),
+        "the first run ended before it was seen migrating"
+    );
+    let second_result = second.run(&second_db).await;
+    let first_result = first_run.await.unwrap();
+    for db in [first_db, second_db, probe] {
+        db.close().await;
+    }
+    (first_result, second_result)
+}
 
 storage_tests! {
     async fn applies_every_set_in_order_once(db: Db) {
@@ -182,6 +292,98 @@ storage_tests! {
         assert_eq!(applied.len(), 4, "each applied by exactly one run: {applied:?}");
         assert_eq!(ledger_len(&db).await, 4);
     }
+
+    async fn concurrent_migrators_on_separate_handles_apply_each_migration_once(db: Db, target: DbTarget) {
+        let m = migrator(&[set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3, NOTES_V4_SLOW]), set("tags", &[TAGS_V1])]);
+        // Four nodes starting at once, each with its own pool and a statement
+        // timeout shorter than both the slow migration and the wait for it.
+        let mut nodes = Vec::new();
+        for _ in 0..4 {
+            nodes.push(node(&target, SHORT_TIMEOUT).await);
+        }
+        let (a, b, c, d) = tokio::join!(m.run(&nodes[0]), m.run(&nodes[1]), m.run(&nodes[2]), m.run(&nodes[3]));
+        let reports = [a, b, c, d].map(|r| r.unwrap_or_else(|error| panic!("a run failed: {error}")));
+
+        let mut applied: Vec<String> = reports.iter().flat_map(|r| r.applied.clone()).collect();
+        assert_eq!(applied.len(), 5, "each migration applied by exactly one run: {applied:?}");
+        applied.sort();
+        applied.dedup();
+        assert_eq!(applied.len(), 5, "{applied:?}");
+        // Runs do not interleave: one applied everything, the others waited
+        // for it and found nothing left to do.
+        let mut per_run: Vec<usize> = reports.iter().map(|r| r.applied.len()).collect();
+        per_run.sort_unstable();
+        assert_eq!(per_run, [0, 0, 0, 5], "{reports:?}");
+        assert!(reports.iter().all(|r| r.schema_version == 5), "{reports:?}");
+        assert_eq!(ledger_len(&db).await, 5);
+        assert!(m.status(&db).await.unwrap().is_current());
+        for node in nodes {
+            node.close().await;
+        }
+    }
+
+    async fn a_migration_longer_than_the_statement_timeout_completes(db: Db, target: DbTarget) {
+        let short = node(&target, SHORT_TIMEOUT).await;
+        if let Db::Postgres(pool) = &short {
+            // The premise: an ordinary statement this long is cancelled.
+            let error = sqlx::query("SELECT pg_sleep(0.5)").execute(pool).await.unwrap_err();
+            assert!(error.to_string().contains("statement timeout"), "{error}");
+        }
+        let m = migrator(&[set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3, NOTES_V4_SLOW])]);
+        let report = m.run(&short).await.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(report.applied.len(), 4, "{report:?}");
+        assert_eq!(report.schema_version, 4);
+        assert_eq!(ledger_len(&db).await, 4);
+        if let Db::Postgres(pool) = &short {
+            // The run's session neither came back to the pool without its
+            // timeout nor left its lock behind.
+            assert_eq!(advisory_locks(pool).await, 0);
+            let mut held = Vec::new();
+            while pool.num_idle() > 0 || held.is_empty() {
+                held.push(pool.acquire().await.unwrap());
+            }
+            for conn in &mut held {
+                let timeout: String = sqlx::query_scalar("SHOW statement_timeout")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap();
+                assert_eq!(timeout, "200ms");
+            }
+        }
+        short.close().await;
+    }
+
+    async fn a_migrator_arriving_mid_run_waits_then_succeeds(db: Db, target: DbTarget) {
+        let m = migrator(&[set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3_SLOW])]);
+        // The second node's statement timeout is far shorter than its wait.
+        let (first, second) = second_arrives_mid_run(&target, m.clone(), m, SHORT_TIMEOUT).await;
+        let first = first.unwrap_or_else(|error| panic!("first run: {error}"));
+        let second = second.unwrap_or_else(|error| panic!("second run: {error}"));
+        assert_eq!(first.applied.len(), 3, "{first:?}");
+        assert!(second.applied.is_empty(), "{second:?}");
+        assert_eq!(second.schema_version, 3);
+        assert_eq!(ledger_len(&db).await, 3);
+    }
+
+    async fn a_migrator_that_waited_checks_the_ledger_it_finds(db: Db, target: DbTarget) {
+        migrator(&[set("notes", &[NOTES_V1])]).run(&db).await.unwrap();
+        // Two binaries that disagree: one knows notes v1 and v3, the other
+        // has a v2 in between. Whoever migrates second must check the ledger
+        // as the first left it, not as it was when the second arrived. (Two
+        // slow migrations in a row: a migrator that reads the ledger between
+        // them, outside the lock, misses the second.)
+        let first = migrator(&[set("warmup", &[WARMUP_V1_SLOW]), set("notes", &[NOTES_V1, NOTES_V3_SLOW])]);
+        let second = migrator(&[set("warmup", &[WARMUP_V1_SLOW]), set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3_SLOW])]);
+        let (first, second) = second_arrives_mid_run(&target, first, second, Duration::from_secs(30)).await;
+        let first = first.unwrap_or_else(|error| panic!("first run: {error}"));
+        assert_eq!(first.applied, ["warmup/0001_warm_up", "notes/0003_index_body"]);
+        let error = match second {
+            Ok(report) => panic!("the second run applied on a ledger it never checked: {report:?}"),
+            Err(error) => error,
+        };
+        assert!(matches!(error, StoreError::MigrationGap { version: 2, .. }), "{error}");
+        assert_eq!(ledger_len(&db).await, 3);
+    }
 }
 
 #[test]
@@ -211,85 +413,4 @@ fn invalid_sets_are_refused_before_touching_a_database() {
             .to_string()
             .contains("both engines")
     );
-}
-
-/// Separate handles, as separate processes (nodes) would have.
-async fn handles(
-    target: &solo_store::DbTarget,
-    n: usize,
-    statement_timeout: std::time::Duration,
-) -> Vec<Db> {
-    let mut dbs = Vec::new();
-    for _ in 0..n {
-        let mut options = solo_store::DbOptions::new(target.clone());
-        options.statement_timeout = statement_timeout;
-        dbs.push(Db::open(&options).await.unwrap());
-    }
-    dbs
-}
-
-/// A migration slower than the pool's statement timeout (PostgreSQL
-/// sleeps; SQLite has no statement timeout to outlast).
-const SLOW: Migration = Migration {
-    version: 1,
-    name: "slow",
-    sqlite: "CREATE TABLE slow (id INTEGER);",
-    postgres: "CREATE TABLE slow (id INTEGER); SELECT pg_sleep(0.6);",
-};
-
-async fn separate_nodes_migrate_one_at_a_time(test: solo_test_support::engines::TestDb) {
-    let short = std::time::Duration::from_millis(200);
-    let dbs = handles(&test.target, 4, short).await;
-    let m = migrator(&[
-        set("slowpoke", &[SLOW]),
-        set("notes", &[NOTES_V1, NOTES_V2, NOTES_V3]),
-    ]);
-    let runs: Vec<_> = dbs
-        .iter()
-        .map(|db| {
-            let (m, db) = (m.clone(), db.clone());
-            tokio::spawn(async move { m.run(&db).await })
-        })
-        .collect();
-    let mut applied = Vec::new();
-    for run in runs {
-        let report = run
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("a waiting node failed: {e}"));
-        assert_eq!(report.schema_version, 4);
-        applied.extend(report.applied);
-    }
-    applied.sort();
-    assert_eq!(
-        applied,
-        [
-            "notes/0001_create_notes",
-            "notes/0002_add_author",
-            "notes/0003_index_body",
-            "slowpoke/0001_slow"
-        ],
-        "each migration applied by exactly one node"
-    );
-    assert_eq!(ledger_len(&dbs[0]).await, 4);
-    for db in &dbs {
-        db.close().await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn separate_sqlite_handles_migrate_one_at_a_time() {
-    separate_nodes_migrate_one_at_a_time(solo_test_support::engines::TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn separate_postgres_handles_wait_past_the_statement_timeout() {
-    let Some(test) = solo_test_support::engines::TestDb::postgres(
-        "migrations::separate_postgres_handles_wait_past_the_statement_timeout",
-    )
-    .await
-    else {
-        return;
-    };
-    separate_nodes_migrate_one_at_a_time(test).await;
 }

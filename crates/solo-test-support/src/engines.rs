@@ -70,9 +70,12 @@ pub async fn migrate(db: &Db, sets: &[MigrationSet]) {
 ///
 /// expands to a module `registers_a_node` with the tests `sqlite` and
 /// `postgres`. The body sees the enclosing module (`use super::*`).
+///
+/// A body that needs more handles to the same database (several nodes, other
+/// options) also takes its target: `async fn name(db: Db, target: DbTarget)`.
 #[macro_export]
 macro_rules! storage_tests {
-    ($( $(#[$meta:meta])* async fn $name:ident($db:ident : Db) $body:block )*) => {
+    ($( $(#[$meta:meta])* async fn $name:ident($db:ident : Db $(, $target:ident : DbTarget)? $(,)?) $body:block )*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -83,6 +86,7 @@ macro_rules! storage_tests {
                 async fn sqlite() {
                     let test_db = $crate::engines::TestDb::sqlite().await;
                     let $db: ::solo_store::Db = test_db.db.clone();
+                    $( let $target: ::solo_store::DbTarget = test_db.target.clone(); )?
                     $body
                     drop(test_db);
                 }
@@ -94,6 +98,7 @@ macro_rules! storage_tests {
                         return;
                     };
                     let $db: ::solo_store::Db = test_db.db.clone();
+                    $( let $target: ::solo_store::DbTarget = test_db.target.clone(); )?
                     $body
                     drop(test_db);
                 }

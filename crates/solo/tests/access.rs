@@ -463,3 +463,39 @@ async fn over_tls_the_session_cookie_is_secure() {
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_calls_skip_origin_checks_and_pages_are_never_cached() {
+    let node = NodeBuilder::new(SOLO).spawn();
+    let admin = token(&node, Role::Admin);
+    let client = reqwest::Client::new();
+    let from_a_page = client
+        .post(node.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .header("origin", "https://app.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&serde_json::json!({ "name": "bob", "role": "viewer", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_a_page.status(), 201, "a bearer token is its own proof");
+
+    let login = client
+        .get(node.url("/login"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let css = client
+        .get(node.url("/assets/solo.css"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+}

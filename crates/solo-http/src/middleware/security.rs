@@ -20,8 +20,9 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectionInfo>()
         .is_some_and(|c| c.tls);
-    let is_api = request.uri().path().starts_with("/api/");
+    let is_asset = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
+    let caching_set = response.headers().contains_key(header::CACHE_CONTROL);
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         // A handler that set its own value (a page with a stricter CSP) wins.
@@ -45,8 +46,10 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         HeaderName::from_static("permissions-policy"),
         "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     );
-    if is_api {
-        // API answers can hold private data: no shared or browser caches.
+    if !is_asset && !caching_set {
+        // Answers and pages can hold private data (a new token, recovery
+        // codes, a CSRF token): no shared or browser caches, no back button
+        // after sign-out. Static assets set their own caching.
         set(header::CACHE_CONTROL, "no-store");
     }
     if tls {
