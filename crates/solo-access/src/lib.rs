@@ -139,10 +139,21 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-/// Runs CPU-heavy work (argon2) off the async threads.
+/// Runs CPU-heavy work (argon2) off the async threads, at most one per
+/// core at a time: each hash takes 19 MiB, and a burst of sign-ins must not
+/// fill the blocking pool (512 threads) and the machine's memory.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AccessError> {
+    static HASHERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let hashers = HASHERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores.max(1))
+    });
+    let _permit = hashers
+        .acquire()
+        .await
+        .map_err(|e| AccessError::Internal(format!("the hashing queue closed: {e}")))?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| AccessError::Internal(format!("a hashing task failed: {e}")))

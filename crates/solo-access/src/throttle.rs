@@ -40,8 +40,21 @@ pub(crate) fn account_key(name: &str) -> String {
     format!("user:{}", name.trim().to_lowercase())
 }
 
+/// IPv4 addresses count one by one; IPv6 ones by their /64, since one host
+/// (one customer of a hosting company) typically owns a whole /64.
 pub(crate) fn client_key(client: &str) -> String {
-    format!("client:{client}")
+    match client.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("client:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!(
+            "client:{}",
+            v6.to_ipv4_mapped()
+                .map_or_else(String::new, |v4| v4.to_string())
+        ),
+        _ => format!("client:{client}"),
+    }
 }
 
 impl Policy {
@@ -102,6 +115,17 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(
+            client_key("2001:db8:1:2:aaaa::1"),
+            client_key("2001:db8:1:2:ffff:1234::9")
+        );
+        assert_ne!(client_key("2001:db8:1:2::1"), client_key("2001:db8:1:3::1"));
+        assert_eq!(client_key("::ffff:10.0.0.1"), client_key("10.0.0.1"));
+        assert_ne!(client_key("10.0.0.1"), client_key("10.0.0.2"));
+    }
 
     #[test]
     fn lockouts_start_after_the_allowance_and_double() {

@@ -241,6 +241,8 @@ storage_tests! {
         f.access.set_role(&admin, "ann", Role::Operator, &meta("10.0.0.7")).await.unwrap();
         let _ = f.access.login("ann", "wrong-password-123", &meta("10.0.0.8")).await;
         let session = f.access.login("ann", PASSWORD, &meta("10.0.0.8")).await.unwrap();
+        // A password typed into the name field is not kept.
+        let _ = f.access.login("hunter2-typed-in-the-name", "x", &meta("10.0.0.8")).await;
         let caller = f.access.authenticate_session(&session.token).await.unwrap().unwrap();
         let token = f.access.create_token(&admin, "ci", Role::Viewer, None, &meta("10.0.0.7")).await.unwrap();
         f.access.revoke_token(&admin, &token.info.id, &meta("10.0.0.7")).await.unwrap();
@@ -251,9 +253,13 @@ storage_tests! {
         let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, [
             "user.create", "user.create", "user.set_role", "session.login_failed",
-            "session.login", "token.create", "token.revoke", "session.logout", "user.disable",
+            "session.login", "session.login_failed", "token.create", "token.revoke",
+            "session.logout", "user.disable",
         ]);
-        let failed = entries.iter().find(|e| e.action == "session.login_failed").unwrap();
+        let unknown = entries.iter().find(|e| e.action == "session.login_failed" && e.details["known_user"] == false).unwrap();
+        assert_eq!(unknown.target, None);
+        assert!(!serde_json::to_string(unknown).unwrap().contains("hunter2"));
+        let failed = entries.iter().find(|e| e.action == "session.login_failed" && e.details["known_user"] == true).unwrap();
         assert_eq!(failed.actor, solo_access::Actor::System { name: "anonymous".into() });
         assert_eq!(failed.target.as_deref(), Some("ann"));
         assert_eq!(failed.client.as_deref(), Some("10.0.0.8"));

@@ -212,7 +212,7 @@ impl SoloNode {
     }
 
     /// The API token the node wrote for the CLI on its machine
-    /// (`.solo/local-token`, role admin).
+    /// (`.solo/local-token`, role viewer).
     pub fn local_token(&self) -> String {
         let path = self.dir.join(".solo").join("local-token");
         std::fs::read_to_string(&path)

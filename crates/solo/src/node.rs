@@ -162,36 +162,67 @@ pub async fn run(
 
 /// Resolves on the first SIGINT or SIGTERM. A second one exits at once, for
 /// an operator who does not want to wait out the grace period.
-pub async fn shutdown_signal() {
-    wait_for_signal().await;
-    tracing::info!("shutdown requested; a second signal exits at once");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        tracing::warn!("second signal: exiting without waiting");
-        std::process::exit(130);
-    });
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a signal that lands between "ready" and the first poll
+/// must still mean a clean shutdown, not the default (killed) action.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    let mut signals = Signals::install();
+    async move {
+        signals.next().await;
+        tracing::info!("shutdown requested; a second signal exits at once");
+        tokio::spawn(async move {
+            signals.next().await;
+            tracing::warn!("second signal: exiting without waiting");
+            std::process::exit(130);
+        });
+    }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.term) => {}
+                () = recv(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -235,7 +266,7 @@ pub fn access_settings(section: &solo_config::AccessSection) -> AccessSettings {
     }
 }
 
-/// The CLI on this machine reaches the node's API with this token
+/// The CLI on this machine reaches the node's API with this viewer token
 /// (`solo status`). A new one at every start; the old one is revoked.
 pub const LOCAL_TOKEN_FILE: &str = "local-token";
 
@@ -244,19 +275,21 @@ async fn write_local_token(
     access: &Access,
     node_id: &str,
 ) -> Result<(), CliError> {
-    // Admin: whoever can read the data directory can read the database too.
+    // Viewer: enough for `solo status`; changes go through `solo users`,
+    // `solo tokens` (the database) or a token someone chose to create.
     let token = access
-        .issue_local_token(node_id, solo_access::Role::Admin)
+        .issue_local_token(node_id, solo_access::Role::Viewer)
         .await
         .or_fail(|| "cannot issue the local CLI token".into())?;
     let path = data_dir.join(LOCAL_TOKEN_FILE);
     let tmp = data_dir.join(format!("{LOCAL_TOKEN_FILE}.tmp"));
     {
         use std::os::unix::fs::OpenOptionsExt;
+        // A leftover from a crash would keep its old mode: start afresh.
+        let _ = std::fs::remove_file(&tmp);
         let mut file = OpenOptions::new()
-            .create(true)
+            .create_new(true)
             .write(true)
-            .truncate(true)
             .mode(0o600)
             .open(&tmp)
             .or_fail(|| format!("cannot write {}", tmp.display()))?;

@@ -85,6 +85,24 @@ async fn a_node_answers_health_readiness_and_status() {
         "{text}"
     );
 
+    // The local token: private to the node's user, and only a viewer.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(node.dir().join(".solo/local-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let change = reqwest::Client::new()
+        .post(node.url("/api/v1/tokens"))
+        .bearer_auth(node.local_token())
+        .json(&serde_json::json!({ "name": "x", "role": "admin" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), 403, "the local token only reads");
+
     let out = cli_with_token(
         &["status", "--listen", &addr, "--json"],
         &node.local_token(),

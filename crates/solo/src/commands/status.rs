@@ -45,7 +45,11 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     };
     let base = base_url(settings::client_address(listen), tls_cert.is_some());
     let client = client(tls_cert)?;
-    let token = api_token(&data_dir);
+    // The local token is for this machine's node: never sent elsewhere.
+    let token = api_token(
+        &data_dir,
+        settings::client_address(listen).ip().is_loopback(),
+    );
 
     let node: NodeStatus = get_json(&client, &base, "/api/v1/status", &token).await?;
     let nodes: Vec<NodeView> = get_json(&client, &base, "/api/v1/nodes", &token).await?;
@@ -98,12 +102,16 @@ struct ApiToken {
     looked_at: PathBuf,
 }
 
-fn api_token(data_dir: &std::path::Path) -> ApiToken {
+fn api_token(data_dir: &std::path::Path, local_node: bool) -> ApiToken {
     let looked_at = data_dir.join(crate::node::LOCAL_TOKEN_FILE);
     let token = std::env::var("SOLO_TOKEN")
         .ok()
         .filter(|t| !t.trim().is_empty())
-        .or_else(|| std::fs::read_to_string(&looked_at).ok())
+        .or_else(|| {
+            local_node
+                .then(|| std::fs::read_to_string(&looked_at).ok())
+                .flatten()
+        })
         .map(|t| t.trim().to_owned());
     ApiToken { token, looked_at }
 }
