@@ -66,6 +66,16 @@ impl RequestGuard for Guard {
         let method = request.method().clone();
         let page = wants_page(&route, request.headers());
         let Some(rule) = self.rules.rule_for(&method, &route) else {
+            if self.rules.knows_path(&route) {
+                // A method the route does not serve (OPTIONS, a typo): the
+                // router's own answer, without an error in the log.
+                return refuse(
+                    page,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed on {route}"),
+                );
+            }
             tracing::error!(%method, route, "route has no access rule; refused to everyone");
             return refuse(
                 page,

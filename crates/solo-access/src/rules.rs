@@ -80,6 +80,11 @@ impl AccessRules {
         self.rules.get(&(method.clone(), path.to_owned())).copied()
     }
 
+    /// Whether any method of this route template has a rule.
+    pub fn knows_path(&self, path: &str) -> bool {
+        self.rules.keys().any(|(_, p)| p == path)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&Method, &str, Rule)> {
         self.rules.iter().map(|((m, p), r)| (m, p.as_str(), *r))
     }

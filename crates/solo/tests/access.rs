@@ -212,6 +212,12 @@ async fn every_route_has_a_rule_and_every_rule_holds() {
     }
     assert!(checked > 15);
 
+    // A method a route does not serve is a plain 405, for anyone.
+    for (method, path) in [("DELETE", "/healthz"), ("PUT", "/api/v1/status")] {
+        let status = call(&node, method, path, token_for(Role::Admin)).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+
     // A revoked or made-up token is refused outright.
     let bad = call(&node, "GET", "/api/v1/status", Some("solo_made-up")).await;
     assert_eq!(bad, StatusCode::UNAUTHORIZED);

@@ -205,6 +205,17 @@ async fn audit_verify_names_an_entry_changed_by_raw_sql() {
 
     let dir = stack();
     let d = dir.path();
+    let unmigrated = solo(d, &["audit", "verify"], "");
+    assert_eq!(
+        unmigrated.status.code(),
+        Some(5),
+        "verify reads; it never migrates"
+    );
+    assert!(
+        text(&unmigrated.stderr).contains("solo up"),
+        "{}",
+        text(&unmigrated.stderr)
+    );
     assert!(
         solo(
             d,

@@ -10,7 +10,8 @@ use crate::exit::{CliError, Exit};
 use crate::output;
 
 pub async fn run(global: &GlobalArgs, command: AuditCommand) -> Result<(), CliError> {
-    let (_, db) = local::access(global).await?;
+    // Read-only: checking a database you suspect must not change it.
+    let db = local::existing_db(global).await?;
     let result = match command {
         AuditCommand::Verify => {
             let report = solo_audit::verify(&db).await.map_err(|e| {

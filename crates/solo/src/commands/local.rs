@@ -10,6 +10,28 @@ use crate::exit::CliError;
 use crate::node::VERSION;
 use crate::{migrations, settings};
 
+/// This stack's database as it is, refused unless its schema is current:
+/// for reading and checking (`solo audit`), which must not change it.
+pub async fn existing_db(global: &GlobalArgs) -> Result<Db, CliError> {
+    let (path, stack) = settings::load_stack(global)?;
+    let node = settings::resolve(global, path, stack)?;
+    let db = Db::open(&node.db).await?;
+    let status = Migrator::new(migrations::ALL, VERSION)?.status(&db).await?;
+    if !status.is_current() {
+        db.close().await;
+        return Err(CliError::new(
+            crate::exit::Exit::Schema,
+            "schema_not_current",
+            anyhow::anyhow!(
+                "the database's schema is not current ({} migration(s) pending): start the node \
+                 once (`solo up`) so it migrates, then try again",
+                status.pending.len()
+            ),
+        ));
+    }
+    Ok(db)
+}
+
 /// The access service on this stack's database, migrated.
 pub async fn access(global: &GlobalArgs) -> Result<(Access, Db), CliError> {
     let (path, stack) = settings::load_stack(global)?;
