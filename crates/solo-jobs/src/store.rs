@@ -1,0 +1,442 @@
+//! The storage seam of jobs: the only SQL of the `jobs` table. Claiming,
+//! bulk insert and id lists differ per engine (SKIP LOCKED and arrays on
+//! PostgreSQL; the single writer and JSON on SQLite); the rest is shared.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use solo_store::sqlx::{self, Row};
+use solo_store::{Db, Tx, on_reader, on_tx};
+
+use crate::{Enqueued, FailOutcome, Job, JobError, JobState, NewJob, backoff, from_micros, micros};
+
+macro_rules! columns {
+    () => {
+        "id, queue, kind, payload, priority, run_at_us, state, attempt, max_attempts, unique_key, \
+         tags, errors, locked_by, locked_until_us, created_at_us, finished_at_us"
+    };
+}
+
+macro_rules! job_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let payload: String = row.try_get("payload")?;
+        let tags: String = row.try_get("tags")?;
+        let errors: String = row.try_get("errors")?;
+        Job {
+            id: row.try_get("id")?,
+            queue: row.try_get("queue")?,
+            kind: row.try_get("kind")?,
+            payload: serde_json::from_str(&payload)
+                .map_err(|e| JobError::Corrupt(format!("payload: {e}")))?,
+            priority: row.try_get("priority")?,
+            run_at: from_micros(row.try_get("run_at_us")?),
+            state: JobState::from_code(row.try_get("state")?)?,
+            attempt: row.try_get("attempt")?,
+            max_attempts: row.try_get("max_attempts")?,
+            unique_key: row.try_get("unique_key")?,
+            tags: tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            errors: serde_json::from_str(&errors)
+                .map_err(|e| JobError::Corrupt(format!("errors: {e}")))?,
+            locked_by: row.try_get("locked_by")?,
+            locked_until: row
+                .try_get::<Option<i64>, _>("locked_until_us")?
+                .map(from_micros),
+            created_at: from_micros(row.try_get("created_at_us")?),
+            finished_at: row
+                .try_get::<Option<i64>, _>("finished_at_us")?
+                .map(from_micros),
+        }
+    }};
+}
+
+/// A row to insert, with its state decided.
+struct Prepared<'a> {
+    job: &'a NewJob,
+    payload: String,
+    run_at_us: i64,
+    state: i64,
+    tags: String,
+}
+
+fn prepare(job: &NewJob, now_us: i64) -> Prepared<'_> {
+    let run_at_us = job.run_at.map_or(now_us, micros);
+    let state = if run_at_us > now_us {
+        JobState::Scheduled
+    } else {
+        JobState::Available
+    };
+    Prepared {
+        job,
+        payload: job.payload.to_string(),
+        run_at_us,
+        state: state.code(),
+        tags: job.tags.join(","),
+    }
+}
+
+pub(crate) async fn insert(
+    db: &Db,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<Enqueued>, JobError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now_us = micros(now);
+    let rows: Vec<Prepared<'_>> = jobs.iter().map(|j| prepare(j, now_us)).collect();
+    let returned: Vec<(i64, Option<String>)> =
+        match db {
+            Db::Sqlite(sqlite) => {
+                let json: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "q": r.job.queue, "k": r.job.kind, "p": r.payload,
+                            "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
+                            "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
+                        })
+                    })
+                    .collect();
+                sqlx::query(
+                "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                                   unique_key, tags, created_at_us)
+                 SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
+                        value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
+                 FROM json_each($1) WHERE true
+                 ORDER BY key
+                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
+                 RETURNING id, unique_key",
+            )
+            .bind(serde_json::Value::Array(json).to_string())
+            .bind(now_us)
+            .fetch_all(sqlite.writer())
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+            .collect::<Result<_, sqlx::Error>>()?
+            }
+            Db::Postgres(pool) => {
+                let column =
+                    |f: &dyn Fn(&Prepared<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
+                let number =
+                    |f: &dyn Fn(&Prepared<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+                sqlx::query(
+                "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                                   unique_key, tags, created_at_us)
+                 SELECT q, k, p, pr, r, s, m, u, t, $10
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                             $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+                      WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
+                 ORDER BY ord
+                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
+                 RETURNING id, unique_key",
+            )
+            .bind(column(&|r| r.job.queue.clone()))
+            .bind(column(&|r| r.job.kind.clone()))
+            .bind(column(&|r| r.payload.clone()))
+            .bind(number(&|r| i64::from(r.job.priority)))
+            .bind(number(&|r| r.run_at_us))
+            .bind(number(&|r| r.state))
+            .bind(number(&|r| i64::from(r.job.max_attempts)))
+            .bind(rows.iter().map(|r| r.job.unique_key.clone()).collect::<Vec<_>>())
+            .bind(column(&|r| r.tags.clone()))
+            .bind(now_us)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+            .collect::<Result<_, sqlx::Error>>()?
+            }
+        };
+    // Ids are handed out in input order, so the sorted ids belong, in
+    // order, to the inputs that were inserted: every job without a key,
+    // and the first job of each key that came back.
+    let mut ids: Vec<i64> = returned.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    let mut inserted_keys: HashSet<String> =
+        returned.into_iter().filter_map(|(_, key)| key).collect();
+    let mut ids = ids.into_iter();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let inserted = match &job.unique_key {
+            None => true,
+            Some(key) => inserted_keys.remove(key),
+        };
+        outcomes.push(match (inserted, inserted.then(|| ids.next()).flatten()) {
+            (true, Some(id)) => Enqueued::Inserted(id),
+            _ => Enqueued::Duplicate,
+        });
+    }
+    Ok(outcomes)
+}
+
+pub(crate) async fn claim(
+    db: &Db,
+    queue: &str,
+    limit: i64,
+    worker: &str,
+    now_us: i64,
+    until_us: i64,
+) -> Result<Vec<Job>, JobError> {
+    let rows = match db {
+        Db::Sqlite(sqlite) => {
+            // The single writer serialises claims: no row can be taken twice.
+            sqlx::query(concat!(
+                "UPDATE jobs SET state = 3, attempt = attempt + 1, locked_by = $3, locked_until_us = $5
+                 WHERE id IN (SELECT id FROM jobs
+                              WHERE state <= 2 AND queue = $1 AND run_at_us <= $4
+                              ORDER BY priority, run_at_us, id LIMIT $2)
+                 RETURNING ",
+                columns!()
+            ))
+            .bind(queue)
+            .bind(limit)
+            .bind(worker)
+            .bind(now_us)
+            .bind(until_us)
+            .fetch_all(sqlite.writer())
+            .await?
+            .iter()
+            .map(|row| Ok(job_from_row!(row)))
+            .collect::<Result<Vec<Job>, JobError>>()?
+        }
+        Db::Postgres(pool) => sqlx::query(concat!(
+            "UPDATE jobs SET state = 3, attempt = attempt + 1, locked_by = $3, locked_until_us = $5
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE state <= 2 AND queue = $1 AND run_at_us <= $4
+                          ORDER BY priority, run_at_us, id LIMIT $2
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING ",
+            columns!()
+        ))
+        .bind(queue)
+        .bind(limit)
+        .bind(worker)
+        .bind(now_us)
+        .bind(until_us)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| Ok(job_from_row!(row)))
+        .collect::<Result<Vec<Job>, JobError>>()?,
+    };
+    let mut jobs = rows;
+    jobs.sort_by_key(|j| (j.priority, j.run_at, j.id));
+    Ok(jobs)
+}
+
+pub(crate) async fn complete(
+    db: &Db,
+    ids: &[i64],
+    worker: &str,
+    now_us: i64,
+) -> Result<u64, JobError> {
+    let done = match db {
+        Db::Sqlite(sqlite) => {
+            sqlx::query(
+                "UPDATE jobs SET state = 4, finished_at_us = $3, locked_by = NULL, locked_until_us = NULL
+                 WHERE state = 3 AND locked_by = $2 AND id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+            .bind(worker)
+            .bind(now_us)
+            .execute(sqlite.writer())
+            .await?
+            .rows_affected()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query(
+                "UPDATE jobs SET state = 4, finished_at_us = $3, locked_by = NULL, locked_until_us = NULL
+                 WHERE state = 3 AND locked_by = $2 AND id = ANY($1)",
+            )
+            .bind(ids)
+            .bind(worker)
+            .bind(now_us)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }
+    };
+    Ok(done)
+}
+
+/// A failed attempt. `worker`: the holder that failed it; None: the rescuer,
+/// which may only take jobs whose lease has run out.
+pub(crate) async fn fail(
+    db: &Db,
+    id: i64,
+    worker: Option<&str>,
+    error: &str,
+    discard: bool,
+    now: DateTime<Utc>,
+) -> Result<FailOutcome, JobError> {
+    let now_us = micros(now);
+    let mut tx = db.begin().await?;
+    let held = held_row(&mut tx, id, worker, now_us).await?;
+    let Some((attempt, max_attempts, errors)) = held else {
+        return Ok(FailOutcome::NotHeld);
+    };
+    let mut errors: Vec<serde_json::Value> = serde_json::from_str(&errors).unwrap_or_default();
+    errors.push(serde_json::json!({
+        "attempt": attempt,
+        "at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "error": error.chars().take(4096).collect::<String>(),
+    }));
+    let errors = serde_json::Value::Array(errors).to_string();
+    let outcome = if discard || attempt >= max_attempts {
+        FailOutcome::Discarded
+    } else {
+        let wait =
+            chrono::Duration::from_std(backoff(attempt)).unwrap_or(chrono::Duration::days(1));
+        FailOutcome::Retry(now + wait)
+    };
+    let (state, run_at_us, finished_at_us) = match outcome {
+        FailOutcome::Retry(at) => (JobState::Retryable.code(), Some(micros(at)), None),
+        _ => (JobState::Discarded.code(), None, Some(now_us)),
+    };
+    on_tx!(&mut tx, ex => {
+        sqlx::query(
+            "UPDATE jobs SET state = $2, errors = $3, run_at_us = COALESCE($4, run_at_us),
+                    finished_at_us = $5, locked_by = NULL, locked_until_us = NULL
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(&errors)
+        .bind(run_at_us)
+        .bind(finished_at_us)
+        .execute(ex)
+        .await?;
+    });
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// (attempt, max_attempts, errors) of a running job that `worker` holds
+/// (or, for the rescuer, whose lease has expired), locked for this tx.
+async fn held_row(
+    tx: &mut Tx,
+    id: i64,
+    worker: Option<&str>,
+    now_us: i64,
+) -> Result<Option<(i64, i64, String)>, JobError> {
+    const HELD: &str = "SELECT attempt, max_attempts, errors FROM jobs
+        WHERE id = $1 AND state = 3
+          AND (($2 IS NOT NULL AND locked_by = $2) OR ($2 IS NULL AND locked_until_us < $3))";
+    macro_rules! read {
+        ($row:expr) => {
+            match $row {
+                Some(row) => Some((
+                    row.try_get("attempt")?,
+                    row.try_get("max_attempts")?,
+                    row.try_get("errors")?,
+                )),
+                None => None,
+            }
+        };
+    }
+    Ok(match tx {
+        Tx::Sqlite(tx) => read!(
+            sqlx::query(HELD)
+                .bind(id)
+                .bind(worker)
+                .bind(now_us)
+                .fetch_optional(&mut **tx)
+                .await?
+        ),
+        Tx::Postgres(tx) => read!(
+            sqlx::query(concat!(
+                "SELECT attempt, max_attempts, errors FROM jobs
+                 WHERE id = $1 AND state = 3
+                   AND (($2::text IS NOT NULL AND locked_by = $2) OR ($2::text IS NULL AND locked_until_us < $3))",
+                " FOR UPDATE"
+            ))
+            .bind(id)
+            .bind(worker)
+            .bind(now_us)
+            .fetch_optional(&mut **tx)
+            .await?
+        ),
+    })
+}
+
+pub(crate) async fn rescue(db: &Db, now: DateTime<Utc>) -> Result<u64, JobError> {
+    let now_us = micros(now);
+    let expired: Vec<i64> = on_reader!(db, ex => {
+        sqlx::query_scalar("SELECT id FROM jobs WHERE state = 3 AND locked_until_us < $1 ORDER BY id LIMIT 1000")
+            .bind(now_us)
+            .fetch_all(ex)
+            .await?
+    });
+    let mut rescued = 0;
+    for id in expired {
+        // Re-checked under the row lock: a job completed meanwhile stays so.
+        if fail(
+            db,
+            id,
+            None,
+            "lease expired: the worker stopped without finishing",
+            false,
+            now,
+        )
+        .await?
+            != FailOutcome::NotHeld
+        {
+            rescued += 1;
+        }
+    }
+    Ok(rescued)
+}
+
+pub(crate) async fn cancel(db: &Db, id: i64, now_us: i64) -> Result<bool, JobError> {
+    let mut tx = db.begin().await?;
+    let done = on_tx!(&mut tx, ex => {
+        sqlx::query(
+            "UPDATE jobs SET state = 6, finished_at_us = $2, locked_by = NULL, locked_until_us = NULL
+             WHERE id = $1 AND state <= 3",
+        )
+        .bind(id)
+        .bind(now_us)
+        .execute(ex)
+        .await?
+        .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(done == 1)
+}
+
+pub(crate) async fn retry(db: &Db, id: i64, now_us: i64) -> Result<bool, JobError> {
+    let mut tx = db.begin().await?;
+    let done = on_tx!(&mut tx, ex => {
+        sqlx::query(
+            "UPDATE jobs SET state = 1, run_at_us = $2, finished_at_us = NULL,
+                    max_attempts = CASE WHEN attempt >= max_attempts THEN attempt + 1 ELSE max_attempts END
+             WHERE id = $1 AND state IN (2, 5, 6)",
+        )
+        .bind(id)
+        .bind(now_us)
+        .execute(ex)
+        .await?
+        .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(done == 1)
+}
+
+pub(crate) async fn get(db: &Db, id: i64) -> Result<Option<Job>, JobError> {
+    on_reader!(db, ex => {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(ex)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(job_from_row!(&row))),
+            None => Ok(None),
+        }
+    })
+}
