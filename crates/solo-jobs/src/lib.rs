@@ -9,12 +9,14 @@
 
 mod backoff;
 mod store;
+mod worker;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use solo_store::{Db, Migration, MigrationSet};
 
 pub use backoff::backoff;
+pub use worker::{Handler, HandlerFuture, Outcome, Wakeup, WorkerConfig, run_worker};
 
 /// The `jobs` component's migrations.
 pub const MIGRATIONS: MigrationSet = MigrationSet {

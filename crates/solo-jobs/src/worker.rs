@@ -1,0 +1,163 @@
+//! Running jobs in this process: one claimer per queue hands jobs to
+//! handlers, up to a concurrency limit, and one completer records the
+//! outcomes in batches (one statement for many completions), so the hot
+//! path costs two round trips per batch, not per job.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use solo_store::Db;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::{Job, JobError, claim, complete, fail};
+
+/// What a handler says about an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Failed; retried after a backoff until out of attempts.
+    Failed(String),
+    /// Failed for good (a payload that can never work).
+    Discard(String),
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// A job kind's code.
+pub type Handler = Arc<dyn Fn(Job) -> HandlerFuture + Send + Sync>;
+
+/// How one queue is worked.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    pub queue: String,
+    /// This node's name in `locked_by`.
+    pub node: String,
+    /// Jobs of this queue running at once on this node.
+    pub concurrency: usize,
+    pub lease: Duration,
+    /// How often to look for work when nothing says there is some.
+    pub poll: Duration,
+    /// Handlers by kind; a kind without one is discarded.
+    pub handlers: HashMap<String, Handler>,
+}
+
+/// Wakes idle claimers when jobs are enqueued in this process.
+#[derive(Clone, Default)]
+pub struct Wakeup(Arc<Notify>);
+
+impl Wakeup {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Call after enqueueing.
+    pub fn notify(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// Works `config.queue` until `stop` turns true, then lets running jobs
+/// finish (their outcomes recorded) and returns.
+pub async fn run_worker(
+    db: Db,
+    config: WorkerConfig,
+    wakeup: Wakeup,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), JobError> {
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Outcome)>();
+    let completer = tokio::spawn(completer(db.clone(), config.node.clone(), done_rx));
+    let mut running = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        let claimed = if free > 0 {
+            claim(
+                &db,
+                &config.queue,
+                u32::try_from(free).unwrap_or(u32::MAX),
+                &config.node,
+                Utc::now(),
+                config.lease,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        let got = claimed.len();
+        for job in claimed {
+            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                break;
+            };
+            let handler = config.handlers.get(&job.kind).cloned();
+            let done = done_tx.clone();
+            running.spawn(async move {
+                let id = job.id;
+                let outcome = match handler {
+                    Some(handler) => handler(job).await,
+                    None => Outcome::Discard(format!("no handler for the kind `{}`", job.kind)),
+                };
+                let _ = done.send((id, outcome));
+                drop(permit);
+            });
+        }
+        if got == 0 || got < free {
+            // Nothing more now: wait for an enqueue, a free slot, the poll
+            // interval or the stop signal.
+            let notified = wakeup.0.notified();
+            tokio::select! {
+                () = notified => {}
+                _ = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(config.poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    while running.join_next().await.is_some() {}
+    drop(done_tx);
+    completer
+        .await
+        .map_err(|e| JobError::Corrupt(format!("the completer stopped: {e}")))?
+}
+
+/// Records outcomes: completions in batches (whatever arrived while the
+/// last batch was written), failures one by one.
+async fn completer(
+    db: Db,
+    node: String,
+    mut done: mpsc::UnboundedReceiver<(i64, Outcome)>,
+) -> Result<(), JobError> {
+    let mut batch = Vec::with_capacity(512);
+    while let Some(first) = done.recv().await {
+        let mut outcomes = vec![first];
+        while outcomes.len() < 1000 {
+            match done.try_recv() {
+                Ok(next) => outcomes.push(next),
+                Err(_) => break,
+            }
+        }
+        batch.clear();
+        for (id, outcome) in outcomes {
+            match outcome {
+                Outcome::Done => batch.push(id),
+                Outcome::Failed(error) => {
+                    fail(&db, id, &node, &error, false, Utc::now()).await?;
+                }
+                Outcome::Discard(error) => {
+                    fail(&db, id, &node, &error, true, Utc::now()).await?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            complete(&db, &batch, &node, Utc::now()).await?;
+        }
+    }
+    Ok(())
+}

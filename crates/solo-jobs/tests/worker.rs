@@ -1,0 +1,82 @@
+//! The in-process worker on both engines: every job handled once, outcomes
+//! recorded (completions in batches), unknown kinds discarded, a clean stop.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use solo_jobs::{
+    Enqueued, Handler, JobState, NewJob, Outcome, Wakeup, WorkerConfig, enqueue, get, run_worker,
+};
+use solo_test_support::engines::migrate;
+use solo_test_support::storage_tests;
+
+fn config(seen: Arc<Mutex<Vec<i64>>>) -> WorkerConfig {
+    let ok: Handler = {
+        let seen = seen.clone();
+        Arc::new(move |job| {
+            let seen = seen.clone();
+            Box::pin(async move {
+                seen.lock().unwrap().push(job.id);
+                Outcome::Done
+            })
+        })
+    };
+    let flaky: Handler =
+        Arc::new(|_job| Box::pin(async { Outcome::Failed("upstream said 503".into()) }));
+    let mut handlers = HashMap::new();
+    handlers.insert("ok".to_owned(), ok);
+    handlers.insert("flaky".to_owned(), flaky);
+    WorkerConfig {
+        queue: "default".into(),
+        node: "node-test".into(),
+        concurrency: 16,
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(50),
+        handlers,
+    }
+}
+
+storage_tests! {
+    async fn a_worker_handles_every_job_once_and_records_outcomes(db: Db) {
+        migrate(&db, &[solo_jobs::MIGRATIONS]).await;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let wakeup = Wakeup::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(run_worker(db.clone(), config(seen.clone()), wakeup.clone(), stop_rx));
+
+        let mut jobs: Vec<NewJob> = (0..1000).map(|n| NewJob::new("default", "ok", json!({ "n": n }))).collect();
+        jobs.push(NewJob::new("default", "flaky", json!({})));
+        jobs.push(NewJob::new("default", "nobody-handles-this", json!({})));
+        let ids: Vec<i64> = enqueue(&db, &jobs, Utc::now()).await.unwrap().into_iter()
+            .map(|o| match o { Enqueued::Inserted(id) => id, Enqueued::Duplicate => unreachable!() }).collect();
+        wakeup.notify();
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while seen.lock().unwrap().len() < 1000 {
+            assert!(std::time::Instant::now() < deadline, "only {} handled", seen.lock().unwrap().len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let the completer write the last batch, then stop.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop_tx.send(true).unwrap();
+        worker.await.unwrap().unwrap();
+
+        let mut handled = seen.lock().unwrap().clone();
+        handled.sort_unstable();
+        handled.dedup();
+        assert_eq!(handled.len(), 1000, "each once");
+        for id in &ids[..1000] {
+            assert_eq!(get(&db, *id).await.unwrap().unwrap().state, JobState::Completed);
+        }
+        let flaky = get(&db, ids[1000]).await.unwrap().unwrap();
+        assert_eq!(flaky.state, JobState::Retryable);
+        assert_eq!(flaky.errors[0]["error"], "upstream said 503");
+        let orphan = get(&db, ids[1001]).await.unwrap().unwrap();
+        assert_eq!(orphan.state, JobState::Discarded);
+        assert!(orphan.errors[0]["error"].as_str().unwrap().contains("no handler"));
+    }
+}
