@@ -89,20 +89,19 @@ pub(crate) async fn insert(
     }
     let now_us = micros(now);
     let rows: Vec<Prepared<'_>> = jobs.iter().map(|j| prepare(j, now_us)).collect();
-    let returned: Vec<(i64, Option<String>)> =
-        match db {
-            Db::Sqlite(sqlite) => {
-                let json: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({
-                            "q": r.job.queue, "k": r.job.kind, "p": r.payload,
-                            "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
-                            "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
-                        })
+    let returned: Vec<(i64, Option<String>)> = match db {
+        Db::Sqlite(sqlite) => {
+            let json: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "q": r.job.queue, "k": r.job.kind, "p": r.payload,
+                        "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
+                        "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
                     })
-                    .collect();
-                sqlx::query(
+                })
+                .collect();
+            sqlx::query(
                 "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
                                    unique_key, tags, created_at_us)
                  SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
@@ -119,22 +118,30 @@ pub(crate) async fn insert(
             .iter()
             .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
             .collect::<Result<_, sqlx::Error>>()?
-            }
-            Db::Postgres(pool) => {
-                let column =
-                    |f: &dyn Fn(&Prepared<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
-                let number =
-                    |f: &dyn Fn(&Prepared<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-                sqlx::query(
-                "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
-                                   unique_key, tags, created_at_us)
-                 SELECT q, k, p, pr, r, s, m, u, t, $10
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                             $6::bigint[], $7::bigint[], $8::text[], $9::text[])
-                      WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
-                 ORDER BY ord
-                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
-                 RETURNING id, unique_key",
+        }
+        Db::Postgres(pool) => {
+            let column =
+                |f: &dyn Fn(&Prepared<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
+            let number = |f: &dyn Fn(&Prepared<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+            // One statement: insert, then wake every node's claimer of the
+            // queues that got work (NOTIFY is delivered at commit). The
+            // cross join with a one-row aggregate makes the notify run.
+            sqlx::query(
+                "WITH inserted AS (
+                     INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                                       unique_key, tags, created_at_us)
+                     SELECT q, k, p, pr, r, s, m, u, t, $10
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                                 $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+                          WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
+                     ORDER BY ord
+                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
+                     RETURNING id, unique_key, queue
+                 )
+                 SELECT i.id, i.unique_key
+                 FROM inserted i,
+                      (SELECT count(pg_notify('solo_jobs', d.queue)) AS woken
+                       FROM (SELECT DISTINCT queue FROM inserted) d) n",
             )
             .bind(column(&|r| r.job.queue.clone()))
             .bind(column(&|r| r.job.kind.clone()))
@@ -151,8 +158,8 @@ pub(crate) async fn insert(
             .iter()
             .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
             .collect::<Result<_, sqlx::Error>>()?
-            }
-        };
+        }
+    };
     // Ids are handed out in input order, so the sorted ids belong, in
     // order, to the inputs that were inserted: every job without a key,
     // and the first job of each key that came back.

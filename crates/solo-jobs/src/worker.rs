@@ -58,7 +58,40 @@ impl Wakeup {
     pub fn notify(&self) {
         self.0.notify_waiters();
     }
+
+    /// On PostgreSQL, also wakes on every node's enqueues: a task LISTENs
+    /// on `solo_jobs` (the insert statement NOTIFYs) until `stop`. On
+    /// SQLite there is one node, and its enqueues call [`notify`].
+    ///
+    /// [`notify`]: Wakeup::notify
+    pub async fn listen(&self, db: &Db, mut stop: watch::Receiver<bool>) -> Result<(), JobError> {
+        let Db::Postgres(pool) = db else {
+            return Ok(());
+        };
+        let mut listener = solo_store::sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        let wakeup = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    // recv() reconnects by itself after a lost connection.
+                    received = listener.recv() => match received {
+                        Ok(_) => wakeup.notify(),
+                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    },
+                    _ = stop.changed() => return,
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            }
+        });
+        Ok(())
+    }
 }
+
+/// The NOTIFY channel enqueues signal on.
+const CHANNEL: &str = "solo_jobs";
 
 /// Works `config.queue` until `stop` turns true, then lets running jobs
 /// finish (their outcomes recorded) and returns.

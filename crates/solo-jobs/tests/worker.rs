@@ -80,3 +80,46 @@ storage_tests! {
         assert!(orphan.errors[0]["error"].as_str().unwrap().contains("no handler"));
     }
 }
+
+/// An idle worker whose poll is 30 s picks up a job enqueued by another
+/// node (another handle) at once: pushed by LISTEN/NOTIFY, not polled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_is_woken_by_another_nodes_enqueue() {
+    let Some(test) = solo_test_support::engines::TestDb::postgres(
+        "worker::an_idle_worker_is_woken_by_another_nodes_enqueue",
+    )
+    .await
+    else {
+        return;
+    };
+    migrate(&test.db, &[solo_jobs::MIGRATIONS]).await;
+    let other_node = solo_store::Db::open(&solo_store::DbOptions::new(test.target.clone()))
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut slow_poll = config(seen.clone());
+    slow_poll.poll = Duration::from_secs(30);
+    let wakeup = Wakeup::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    wakeup.listen(&test.db, stop_rx.clone()).await.unwrap();
+    let worker = tokio::spawn(run_worker(test.db.clone(), slow_poll, wakeup, stop_rx));
+    tokio::time::sleep(Duration::from_millis(300)).await; // the worker is idle now
+
+    let started = std::time::Instant::now();
+    enqueue(
+        &other_node,
+        &[NewJob::new("default", "ok", json!({}))],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    while seen.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not woken: it waited for the poll"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop_tx.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+}
