@@ -242,6 +242,22 @@ pub async fn complete(
     store::complete(db, ids, worker, micros(now)).await
 }
 
+/// Extends the leases of jobs `worker` still holds to `now + lease`
+/// (a running worker's heartbeat); returns how many it still held.
+pub async fn extend_leases(
+    db: &Db,
+    ids: &[i64],
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: std::time::Duration,
+) -> Result<u64, JobError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    store::extend_leases(db, ids, worker, micros(until)).await
+}
+
 /// Records a failed attempt of a job `worker` holds: retried after a
 /// backoff, or discarded when out of attempts (or when `discard`).
 pub async fn fail(

@@ -272,6 +272,38 @@ pub(crate) async fn complete(
     Ok(done)
 }
 
+/// Extends the leases of the jobs `worker` still holds; how many.
+pub(crate) async fn extend_leases(
+    db: &Db,
+    ids: &[i64],
+    worker: &str,
+    until_us: i64,
+) -> Result<u64, JobError> {
+    let extended = match db {
+        Db::Sqlite(sqlite) => sqlx::query(
+            "UPDATE jobs SET locked_until_us = $3
+             WHERE state = 3 AND locked_by = $2 AND id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+        .bind(worker)
+        .bind(until_us)
+        .execute(sqlite.writer())
+        .await?
+        .rows_affected(),
+        Db::Postgres(pool) => sqlx::query(
+            "UPDATE jobs SET locked_until_us = $3
+             WHERE state = 3 AND locked_by = $2 AND id = ANY($1)",
+        )
+        .bind(ids)
+        .bind(worker)
+        .bind(until_us)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    };
+    Ok(extended)
+}
+
 /// A failed attempt. `worker`: the holder that failed it; None: the rescuer,
 /// which may only take jobs whose lease has run out.
 pub(crate) async fn fail(

@@ -3,10 +3,10 @@
 //! outcomes in batches (one statement for many completions), so the hot
 //! path costs two round trips per batch, not per job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -104,6 +104,15 @@ pub async fn run_worker(
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Outcome)>();
     let completer = tokio::spawn(completer(db.clone(), config.node.clone(), done_rx));
+    // Jobs running here: their leases are extended every lease/3, so a
+    // long job is not rescued from a live worker.
+    let in_hand: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let heartbeat = tokio::spawn(heartbeat(
+        db.clone(),
+        config.node.clone(),
+        config.lease,
+        Arc::clone(&in_hand),
+    ));
     let mut running = JoinSet::new();
     loop {
         if *stop.borrow() {
@@ -131,12 +140,15 @@ pub async fn run_worker(
             };
             let handler = config.handlers.get(&job.kind).cloned();
             let done = done_tx.clone();
+            let in_hand = Arc::clone(&in_hand);
+            lock(&in_hand).insert(job.id);
             running.spawn(async move {
                 let id = job.id;
                 let outcome = match handler {
                     Some(handler) => handler(job).await,
                     None => Outcome::Discard(format!("no handler for the kind `{}`", job.kind)),
                 };
+                lock(&in_hand).remove(&id);
                 let _ = done.send((id, outcome));
                 drop(permit);
             });
@@ -154,10 +166,29 @@ pub async fn run_worker(
         }
     }
     while running.join_next().await.is_some() {}
+    heartbeat.abort();
     drop(done_tx);
     completer
         .await
         .map_err(|e| JobError::Corrupt(format!("the completer stopped: {e}")))?
+}
+
+fn lock(set: &Mutex<HashSet<i64>>) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+    set.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Extends the leases of the jobs in hand, every lease/3.
+async fn heartbeat(db: Db, node: String, lease: Duration, in_hand: Arc<Mutex<HashSet<i64>>>) {
+    let every = (lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        let ids: Vec<i64> = lock(&in_hand).iter().copied().collect();
+        if let Err(error) = crate::extend_leases(&db, &ids, &node, Utc::now(), lease).await {
+            // The next beat tries again; a lease lost meanwhile is rescued.
+            tracing::warn!(%error, "extending job leases failed");
+        }
+    }
 }
 
 /// Records outcomes: completions in batches (whatever arrived while the

@@ -123,3 +123,38 @@ async fn an_idle_worker_is_woken_by_another_nodes_enqueue() {
     stop_tx.send(true).unwrap();
     worker.await.unwrap().unwrap();
 }
+
+storage_tests! {
+    async fn a_long_job_keeps_its_lease_while_its_worker_lives(db: Db) {
+        migrate(&db, &[solo_jobs::MIGRATIONS]).await;
+        let slow: Handler = Arc::new(|_job| Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            Outcome::Done
+        }));
+        let mut short_lease = config(Arc::new(Mutex::new(Vec::new())));
+        short_lease.lease = Duration::from_millis(300);
+        short_lease.handlers.insert("slow".to_owned(), slow);
+        let wakeup = Wakeup::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(run_worker(db.clone(), short_lease, wakeup.clone(), stop_rx));
+        let id = match enqueue(&db, &[NewJob::new("default", "slow", json!({}))], Utc::now()).await.unwrap()[0] {
+            Enqueued::Inserted(id) => id,
+            Enqueued::Duplicate => unreachable!(),
+        };
+        wakeup.notify();
+        // A rescuer runs all along, as on any node.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert_eq!(solo_jobs::rescue(&db, Utc::now()).await.unwrap(), 0, "rescued from a live worker");
+            let job = get(&db, id).await.unwrap().unwrap();
+            if job.state == JobState::Completed {
+                assert_eq!(job.attempt, 1);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{job:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop_tx.send(true).unwrap();
+        worker.await.unwrap().unwrap();
+    }
+}
