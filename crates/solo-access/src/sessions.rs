@@ -166,12 +166,9 @@ impl Access {
         cookie_value: &str,
         stage: LoginStage,
     ) -> Result<Option<(Result<SessionRow, SessionRejected>, UserRow)>, AccessError> {
-        let Some(session) =
-            store::session_by_token_hash(self.db(), &hash_token(cookie_value)).await?
+        let Some((session, user)) =
+            store::session_and_user_by_token_hash(self.db(), &hash_token(cookie_value)).await?
         else {
-            return Ok(None);
-        };
-        let Some(user) = store::user_by_id(self.db(), &session.user_id).await? else {
             return Ok(None);
         };
         let now = self.now_ms();

@@ -422,15 +422,38 @@ pub(crate) async fn insert_session(tx: &mut Tx, session: &NewSessionRow<'_>) -> 
     Ok(())
 }
 
-pub(crate) async fn session_by_token_hash(db: &Db, token_hash: &str) -> Result<Option<SessionRow>> {
-    let sql = concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM access_sessions WHERE token_hash = $1"
-    );
+/// A session and its user in one round trip (every cookie-authenticated
+/// request asks this).
+pub(crate) async fn session_and_user_by_token_hash(
+    db: &Db,
+    token_hash: &str,
+) -> Result<Option<(SessionRow, UserRow)>> {
+    const SQL: &str = "SELECT s.id, s.user_id, s.stage, s.csrf_token, s.client, s.user_agent,
+               s.created_at, s.last_seen_at, s.expires_at, s.revoked_at,
+               u.name, u.role, u.password_hash, u.totp_secret, u.totp_pending,
+               u.totp_last_step, u.disabled_at, u.created_at AS user_created_at
+        FROM access_sessions s JOIN access_users u ON u.id = s.user_id
+        WHERE s.token_hash = $1";
     on_reader!(db, ex => {
-        let row = sqlx::query(sql).bind(token_hash).fetch_optional(ex).await?;
-        Ok(match row { Some(row) => Some(session_from_row!(&row)), None => None })
+        let row = sqlx::query(SQL).bind(token_hash).fetch_optional(ex).await?;
+        Ok(match row {
+            Some(row) => {
+                let session = session_from_row!(&row);
+                let user = UserRow {
+                    id: session.user_id.clone(),
+                    name: row.try_get("name")?,
+                    role: role(row.try_get::<String, _>("role")?.as_str())?,
+                    password_hash: row.try_get("password_hash")?,
+                    totp_secret: row.try_get("totp_secret")?,
+                    totp_pending: row.try_get("totp_pending")?,
+                    totp_last_step: row.try_get("totp_last_step")?,
+                    disabled_at: row.try_get("disabled_at")?,
+                    created_at: row.try_get("user_created_at")?,
+                };
+                Some((session, user))
+            }
+            None => None,
+        })
     })
 }
 
