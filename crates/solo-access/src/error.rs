@@ -34,6 +34,21 @@ pub enum AccessError {
 }
 
 impl AccessError {
+    /// The caller's mistake (bad input, a conflict, a wrong password): its
+    /// message is for them. Otherwise the failure is solo's, and belongs in
+    /// the log rather than in front of the caller.
+    pub fn is_callers(&self) -> bool {
+        matches!(
+            self,
+            AccessError::NotFound { .. }
+                | AccessError::Conflict(_)
+                | AccessError::Invalid { .. }
+                | AccessError::Password(_)
+                | AccessError::WrongPassword
+                | AccessError::WrongCode
+        )
+    }
+
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         AccessError::Invalid {
             field,

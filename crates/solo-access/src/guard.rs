@@ -131,7 +131,7 @@ impl RequestGuard for Guard {
                 return refuse(page, StatusCode::FORBIDDEN, "csrf", why);
             }
             if let Some(session) = via_session {
-                match csrf_token_matches(request, &session.csrf_token).await {
+                match csrf_token_matches(request, &session.csrf_token, page).await {
                     Ok(rebuilt) => request = rebuilt,
                     Err(response) => return response,
                 }
@@ -233,11 +233,11 @@ fn expected_origin(request: &Request) -> Option<String> {
 
 /// Checks the CSRF token (header, or form field) and hands the request
 /// back whole (a form body read to find the field is put back).
-async fn csrf_token_matches(request: Request, expected: &str) -> Result<Request, Response> {
-    let page = request
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|m| wants_page(m.as_str(), request.headers()));
+async fn csrf_token_matches(
+    request: Request,
+    expected: &str,
+    page: bool,
+) -> Result<Request, Response> {
     let refused = || {
         refuse(
             page,

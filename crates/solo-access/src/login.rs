@@ -62,7 +62,7 @@ impl Access {
         let name = name.as_str();
         let account = account_key(name);
         let client = meta.client.as_deref().map(client_key);
-        self.refuse_if_locked(&account, client.as_deref(), name, meta)
+        self.refuse_if_locked(&account, client.as_deref(), name)
             .await?;
 
         let user = store::user_by_name(self.db(), name)
@@ -80,11 +80,14 @@ impl Access {
         .await?;
         let user = match user {
             Some(user) if matches && user.disabled_at.is_none() => user,
-            _ => {
+            other => {
+                // The target is the account only when it exists: a password
+                // typed into the name field must not stay in the log.
+                let target = other.is_some().then_some(name);
                 self.fail(
                     &account,
                     client.as_deref(),
-                    name,
+                    target,
                     "wrong name or password",
                     meta,
                 )
@@ -130,7 +133,7 @@ impl Access {
         };
         let account = account_key(&user.name);
         let client = meta.client.as_deref().map(client_key);
-        self.refuse_if_locked(&account, client.as_deref(), &user.name, meta)
+        self.refuse_if_locked(&account, client.as_deref(), &user.name)
             .await?;
         let Some(secret) = user.totp_secret.clone() else {
             return Err(LoginError::Invalid);
@@ -153,8 +156,14 @@ impl Access {
             };
         let Some(method) = method else {
             drop(tx);
-            self.fail(&account, client.as_deref(), &user.name, "wrong code", meta)
-                .await?;
+            self.fail(
+                &account,
+                client.as_deref(),
+                Some(&user.name),
+                "wrong code",
+                meta,
+            )
+            .await?;
             return Err(LoginError::Invalid);
         };
         store::revoke_session(&mut tx, &user.id, &pending.id, now.timestamp_millis())
@@ -198,7 +207,6 @@ impl Access {
         account: &str,
         client: Option<&str>,
         name: &str,
-        meta: &RequestMeta,
     ) -> Result<(), LoginError> {
         let mut wait = self.locked_for(account).await?;
         if let Some(client) = client {
@@ -210,7 +218,6 @@ impl Access {
         // Not audited one by one: the failure that started the lockout was,
         // and a flood of refusals must not grow a log that is never pruned.
         tracing::info!(account = %claimed(name), "sign-in refused during a lockout");
-        let _ = meta;
         Err(LoginError::Locked {
             retry_after_s: (wait + 999) / 1000,
         })
@@ -220,7 +227,7 @@ impl Access {
         &self,
         account: &str,
         client: Option<&str>,
-        name: &str,
+        known_user: Option<&str>,
         reason: &str,
         meta: &RequestMeta,
     ) -> Result<(), AccessError> {
@@ -230,17 +237,15 @@ impl Access {
         if let Some(client) = client {
             self.record_failure(&mut tx, client, CLIENT).await?;
         }
-        // The target is the account only when it exists: a password typed
-        // into the name field must not stay in the log for viewers to read.
-        let known = store::user_by_name(self.db(), name).await?.is_some();
+        let target = known_user.map(claimed);
         record(
             &mut tx,
             &Actor::System {
                 name: ANONYMOUS.into(),
             },
             "session.login_failed",
-            known.then(|| claimed(name)).as_deref(),
-            json!({ "reason": reason, "known_user": known }),
+            target.as_deref(),
+            json!({ "reason": reason, "known_user": target.is_some() }),
             meta,
             now,
         )

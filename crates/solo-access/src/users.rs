@@ -134,14 +134,8 @@ impl Access {
         let current = store::user_by_id_in(&mut tx, &user.id)
             .await?
             .ok_or_else(|| AccessError::not_found(format!("user `{name_or_id}`")))?;
-        if current.role == Role::Admin
-            && role != Role::Admin
-            && current.disabled_at.is_none()
-            && store::count_enabled_admins_in(&mut tx).await? <= 1
-        {
-            return Err(AccessError::Conflict(
-                "this is the last enabled admin: make another user admin first".into(),
-            ));
+        if role != Role::Admin {
+            refuse_leaving_no_admin(&mut tx, &current).await?;
         }
         store::set_role(&mut tx, &user.id, role, now.timestamp_millis()).await?;
         record(
@@ -177,14 +171,8 @@ impl Access {
         let current = store::user_by_id_in(&mut tx, &user.id)
             .await?
             .ok_or_else(|| AccessError::not_found(format!("user `{name_or_id}`")))?;
-        if disabled
-            && current.role == Role::Admin
-            && current.disabled_at.is_none()
-            && store::count_enabled_admins_in(&mut tx).await? <= 1
-        {
-            return Err(AccessError::Conflict(
-                "this is the last enabled admin: make another user admin first".into(),
-            ));
+        if disabled {
+            refuse_leaving_no_admin(&mut tx, &current).await?;
         }
         store::set_disabled(&mut tx, &user.id, disabled.then_some(now_ms), now_ms).await?;
         let ended = if disabled {
@@ -290,6 +278,23 @@ impl Access {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Refuses to take `user` out of the enabled admins when they are the last
+/// one (call inside the role lock, so the count holds at commit).
+async fn refuse_leaving_no_admin(
+    tx: &mut solo_store::Tx,
+    user: &UserRow,
+) -> Result<(), AccessError> {
+    if user.role == Role::Admin
+        && user.disabled_at.is_none()
+        && store::count_enabled_admins_in(tx).await? <= 1
+    {
+        return Err(AccessError::Conflict(
+            "this is the last enabled admin: make another user admin first".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn unique_to_conflict(error: solo_store::sqlx::Error, name: &str) -> AccessError {

@@ -170,24 +170,14 @@ async fn respond(
 
 /// What a person should read: internal failures stay in the log.
 pub(crate) fn error_text(error: &solo_access::AccessError) -> String {
-    use solo_access::AccessError as E;
-    match error {
-        E::NotFound { .. }
-        | E::Conflict(_)
-        | E::Invalid { .. }
-        | E::Password(_)
-        | E::WrongPassword
-        | E::WrongCode => {
-            let text = error.to_string();
-            let mut chars = text.chars();
-            chars
-                .next()
-                .map(|first| first.to_uppercase().collect::<String>() + chars.as_str() + ".")
-                .unwrap_or_default()
-        }
-        other => {
-            tracing::error!(error = %other, "dashboard action failed");
-            "That did not work; the server log has the details.".into()
-        }
+    if !error.is_callers() {
+        tracing::error!(%error, "dashboard action failed");
+        return "That did not work; the server log has the details.".into();
     }
+    let text = error.to_string();
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().collect::<String>() + chars.as_str() + ".")
+        .unwrap_or_default()
 }

@@ -93,17 +93,27 @@ pub struct ClientSettings {
     pub data_dir: PathBuf,
 }
 
+/// The data directory (flag, else solo.toml relative to its directory,
+/// else `.solo` beside it) and where that came from, for messages.
+fn data_dir(global: &GlobalArgs, config_path: &Path, stack: &StackFile) -> (PathBuf, String) {
+    let base = config_dir(config_path);
+    match (&global.data_dir, &stack.node.data_dir) {
+        (Some(flag), _) => (flag.clone(), DATA_DIR_FLAG.to_owned()),
+        (None, Some(file)) => (
+            base.join(file),
+            format!("`data_dir` in {}", config_path.display()),
+        ),
+        (None, None) => (base.join(DEFAULT_DATA_DIR), "the default".to_owned()),
+    }
+}
+
 pub fn client_settings(
     global: &GlobalArgs,
     config_path: &Path,
     stack: &StackFile,
 ) -> ClientSettings {
     let base = config_dir(config_path);
-    let data_dir = match (&global.data_dir, &stack.node.data_dir) {
-        (Some(flag), _) => flag.clone(),
-        (None, Some(file)) => base.join(file),
-        (None, None) => base.join(DEFAULT_DATA_DIR),
-    };
+    let (data_dir, _) = data_dir(global, config_path, stack);
     ClientSettings {
         listen: listen(global, stack),
         tls_cert: tls_files(&base, stack).map(|files| files.cert),
@@ -118,14 +128,7 @@ pub fn resolve(
 ) -> Result<NodeSettings, CliError> {
     let base = config_dir(&config_path);
     let listen = listen(global, &stack);
-    let (data_dir, data_dir_from) = match (&global.data_dir, &stack.node.data_dir) {
-        (Some(flag), _) => (flag.clone(), DATA_DIR_FLAG.to_owned()),
-        (None, Some(file)) => (
-            base.join(file),
-            format!("`data_dir` in {}", config_path.display()),
-        ),
-        (None, None) => (base.join(DEFAULT_DATA_DIR), "the default".to_owned()),
-    };
+    let (data_dir, data_dir_from) = data_dir(global, &config_path, &stack);
     // Absolute, so logs and `solo status` name the file unambiguously.
     let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
     refuse_data_dir_holding_config(&data_dir, &config_path, &data_dir_from)?;

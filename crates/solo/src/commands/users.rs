@@ -101,14 +101,10 @@ fn table(users: &[UserInfo]) -> String {
 
 /// Access errors as CLI errors: bad input is a usage error (2).
 pub fn access_error(error: AccessError) -> CliError {
-    let exit = match &error {
-        AccessError::NotFound { .. }
-        | AccessError::Conflict(_)
-        | AccessError::Invalid { .. }
-        | AccessError::Password(_)
-        | AccessError::WrongPassword
-        | AccessError::WrongCode => Exit::Usage,
-        _ => Exit::Failure,
+    let exit = if error.is_callers() {
+        Exit::Usage
+    } else {
+        Exit::Failure
     };
     let code = match &error {
         AccessError::NotFound { .. } => "not_found",
