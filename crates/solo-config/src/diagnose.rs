@@ -178,6 +178,25 @@ fn walk<'t, 'i>(
             }
             DeValue::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
+                    // An entry of `[[array]]` contains the span too: its table is where a
+                    // note's key is looked up.
+                    let item_span = item.span();
+                    if item_span.start <= span.start
+                        && span.end <= item_span.end
+                        && found
+                            .value
+                            .as_ref()
+                            .is_none_or(|(len, _)| item_span.len() <= *len)
+                    {
+                        found.value = Some((
+                            item_span.len(),
+                            Place {
+                                table: path.clone(),
+                                key: key.get_ref().to_string(),
+                                value: item.get_ref(),
+                            },
+                        ));
+                    }
                     if let DeValue::Table(child) = item.get_ref() {
                         path.push(Segment::Key(key.get_ref().to_string()));
                         path.push(Segment::Index(i));

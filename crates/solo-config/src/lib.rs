@@ -23,6 +23,7 @@
 mod diagnose;
 mod error;
 mod redact;
+mod references;
 mod sections;
 mod suggest;
 mod values;
@@ -34,10 +35,12 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, ConfigErrorKind};
 pub use sections::{
-    AccessSection, DatabaseSection, HttpSection, LogSection, NodeSection, StackFile, TlsFiles,
+    AccessSection, CronSection, DatabaseSection, HttpSection, JobsSection, LogSection, MissedTicks,
+    NodeSection, QueueDelivery, QueueSection, StackFile, SubscriptionSection, TlsFiles,
 };
 pub use values::{
-    ByteSize, DatabaseUrl, Duration, ListenAddr, LogFormat, LogLevel, Origin, ValueError,
+    ByteSize, DatabaseUrl, Duration, ListenAddr, LogFormat, LogLevel, Origin, Schedule, TimeZone,
+    ValueError,
 };
 
 /// The environment variable for a database URL that carries a password.
@@ -59,8 +62,10 @@ pub fn parse(source: &str, origin: &str) -> Result<StackFile, ConfigError> {
     let document = toml::de::DeTable::parse(source)
         .map_err(|err| diagnose::syntax_error(&err, source, origin))?;
     version::check(source, origin, &document)?;
-    StackFile::deserialize(toml::de::Deserializer::from(document.clone()))
-        .map_err(|err| diagnose::typed_error(&err, source, origin, document.get_ref()))
+    let stack = StackFile::deserialize(toml::de::Deserializer::from(document.clone()))
+        .map_err(|err| diagnose::typed_error(&err, source, origin, document.get_ref()))?;
+    references::check(&stack, source, origin, document.get_ref())?;
+    Ok(stack)
 }
 
 /// Reads and parses a `solo.toml`; error messages call it by `path` as given. A file that

@@ -105,7 +105,12 @@ fn example_stack_commented_lines_are_valid_when_uncommented() {
     let uncommented: String = EXAMPLE_STACK
         .lines()
         .map(|line| match line.strip_prefix("# ") {
-            Some(rest) if rest.contains(" = ") && !rest.contains("cors_origins") => rest,
+            Some(rest)
+                if (rest.contains(" = ") || rest.starts_with("[["))
+                    && !rest.contains("cors_origins") =>
+            {
+                rest
+            }
             _ => line,
         })
         .collect::<Vec<_>>()
@@ -113,6 +118,14 @@ fn example_stack_commented_lines_are_valid_when_uncommented() {
     let stack = ok(&uncommented);
     assert!(stack.database.url.is_some_and(|url| url.is_postgres()));
     assert!(stack.http.tls.is_some());
+    assert_eq!(
+        (
+            stack.queues.len(),
+            stack.cron.len(),
+            stack.subscriptions.len()
+        ),
+        (3, 1, 1)
+    );
 }
 
 #[test]

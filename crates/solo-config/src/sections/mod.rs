@@ -3,10 +3,14 @@
 //! [`StackFile`](crate::StackFile) with `#[serde(default, deserialize_with = "table")]`.
 
 mod access;
+mod cron;
 mod database;
 mod http;
+mod jobs;
 mod log;
+mod names;
 mod node;
+mod queue;
 mod stack;
 
 use std::fmt;
@@ -18,10 +22,13 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use access::AccessSection;
+pub use cron::{CronSection, MissedTicks, SubscriptionSection};
 pub use database::DatabaseSection;
 pub use http::{HttpSection, TlsFiles};
+pub use jobs::JobsSection;
 pub use log::LogSection;
 pub use node::NodeSection;
+pub use queue::{QueueDelivery, QueueSection};
 pub use stack::StackFile;
 
 use crate::diagnose::Note;

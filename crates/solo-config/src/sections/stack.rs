@@ -1,6 +1,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{AccessSection, DatabaseSection, HttpSection, LogSection, NodeSection};
+use super::{
+    AccessSection, CronSection, DatabaseSection, HttpSection, JobsSection, LogSection, NodeSection,
+    QueueSection, SubscriptionSection,
+};
 use crate::CURRENT_VERSION;
 use crate::diagnose::Note;
 
@@ -29,6 +32,18 @@ pub struct StackFile {
     /// `[access]`
     #[serde(default, deserialize_with = "super::table")]
     pub access: AccessSection,
+    /// `[jobs]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub jobs: JobsSection,
+    /// `[[queues]]`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueSection>,
+    /// `[[cron]]`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cron: Vec<CronSection>,
+    /// `[[subscriptions]]`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<SubscriptionSection>,
 }
 
 impl Default for StackFile {
@@ -40,6 +55,10 @@ impl Default for StackFile {
             http: HttpSection::default(),
             log: LogSection::default(),
             access: AccessSection::default(),
+            jobs: JobsSection::default(),
+            queues: Vec::new(),
+            cron: Vec::new(),
+            subscriptions: Vec::new(),
         }
     }
 }

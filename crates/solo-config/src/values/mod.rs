@@ -7,6 +7,7 @@ mod duration;
 mod listen;
 mod log;
 mod origin;
+mod schedule;
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ pub use duration::Duration;
 pub use listen::ListenAddr;
 pub use log::{LogFormat, LogLevel};
 pub use origin::Origin;
+pub use schedule::{Schedule, TimeZone};
 
 /// Why a value could not be parsed: a one-line message, and sometimes a hint.
 ///
