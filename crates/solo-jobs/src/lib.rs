@@ -8,6 +8,8 @@
 //! core (see docs/design/jobs.md).
 
 mod backoff;
+mod cron;
+mod operate;
 mod store;
 mod worker;
 
@@ -16,21 +18,35 @@ use serde::{Deserialize, Serialize};
 use solo_store::{Db, Migration, MigrationSet};
 
 pub use backoff::backoff;
+pub use cron::{
+    CronEntry, CronRun, CronStatus, LATE_TOLERANCE, Schedule, cron_status, cron_tick, run_cron,
+};
+pub use operate::{JobFilter, QueueStats, list, prune, purge, release, stats};
 pub use worker::{Handler, HandlerFuture, Outcome, Wakeup, WorkerConfig, run_worker};
 
 /// The `jobs` component's migrations.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     component: "jobs",
-    migrations: &[Migration {
-        version: 1,
-        name: "create_jobs",
-        sqlite: include_str!("../migrations/sqlite/0001_create_jobs.sql"),
-        postgres: include_str!("../migrations/postgres/0001_create_jobs.sql"),
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "create_jobs",
+            sqlite: include_str!("../migrations/sqlite/0001_create_jobs.sql"),
+            postgres: include_str!("../migrations/postgres/0001_create_jobs.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "cron_and_requests",
+            sqlite: include_str!("../migrations/sqlite/0002_cron_and_requests.sql"),
+            postgres: include_str!("../migrations/postgres/0002_cron_and_requests.sql"),
+        },
+    ],
 };
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for its run-at time.
@@ -124,7 +140,7 @@ pub enum Enqueued {
 }
 
 /// A job as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: i64,
     pub queue: String,

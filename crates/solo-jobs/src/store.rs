@@ -54,6 +54,8 @@ macro_rules! job_from_row {
     }};
 }
 
+pub(crate) use {columns, job_from_row};
+
 /// A row to insert, with its state decided.
 struct Prepared<'a> {
     job: &'a NewJob,
@@ -89,80 +91,126 @@ pub(crate) async fn insert(
     }
     let now_us = micros(now);
     let rows: Vec<Prepared<'_>> = jobs.iter().map(|j| prepare(j, now_us)).collect();
-    let returned: Vec<(i64, Option<String>)> = match db {
-        Db::Sqlite(sqlite) => {
-            let json: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "q": r.job.queue, "k": r.job.kind, "p": r.payload,
-                        "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
-                        "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
-                    })
-                })
-                .collect();
-            sqlx::query(
-                "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
-                                   unique_key, tags, created_at_us)
-                 SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
-                        value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
-                 FROM json_each($1) WHERE true
-                 ORDER BY key
-                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
-                 RETURNING id, unique_key",
-            )
-            .bind(serde_json::Value::Array(json).to_string())
-            .bind(now_us)
-            .fetch_all(sqlite.writer())
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
-            .collect::<Result<_, sqlx::Error>>()?
-        }
-        Db::Postgres(pool) => {
-            let column =
-                |f: &dyn Fn(&Prepared<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
-            let number = |f: &dyn Fn(&Prepared<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-            // One statement: insert, then wake every node's claimer of the
-            // queues that got work (NOTIFY is delivered at commit). The
-            // cross join with a one-row aggregate makes the notify run.
-            sqlx::query(
-                "WITH inserted AS (
-                     INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
-                                       unique_key, tags, created_at_us)
-                     SELECT q, k, p, pr, r, s, m, u, t, $10
-                     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                                 $6::bigint[], $7::bigint[], $8::text[], $9::text[])
-                          WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
-                     ORDER BY ord
-                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
-                     RETURNING id, unique_key, queue
-                 )
-                 SELECT i.id, i.unique_key
-                 FROM inserted i,
-                      (SELECT count(pg_notify('solo_jobs', d.queue)) AS woken
-                       FROM (SELECT DISTINCT queue FROM inserted) d) n",
-            )
-            .bind(column(&|r| r.job.queue.clone()))
-            .bind(column(&|r| r.job.kind.clone()))
-            .bind(column(&|r| r.payload.clone()))
-            .bind(number(&|r| i64::from(r.job.priority)))
-            .bind(number(&|r| r.run_at_us))
-            .bind(number(&|r| r.state))
-            .bind(number(&|r| i64::from(r.job.max_attempts)))
-            .bind(rows.iter().map(|r| r.job.unique_key.clone()).collect::<Vec<_>>())
-            .bind(column(&|r| r.tags.clone()))
-            .bind(now_us)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
-            .collect::<Result<_, sqlx::Error>>()?
-        }
+    let returned = match db {
+        Db::Sqlite(sqlite) => insert_sqlite(sqlite.writer(), &rows, now_us).await?,
+        Db::Postgres(pool) => insert_postgres(pool, &rows, now_us).await?,
     };
-    // Ids are handed out in input order, so the sorted ids belong, in
-    // order, to the inputs that were inserted: every job without a key,
-    // and the first job of each key that came back.
+    Ok(match_inserted(jobs, returned))
+}
+
+/// [`insert`] inside a caller's transaction (cron ticks, idempotent requests).
+pub(crate) async fn insert_tx(
+    tx: &mut Tx,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<Enqueued>, JobError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now_us = micros(now);
+    let rows: Vec<Prepared<'_>> = jobs.iter().map(|j| prepare(j, now_us)).collect();
+    let returned = match tx {
+        Tx::Sqlite(tx) => insert_sqlite(&mut **tx, &rows, now_us).await?,
+        Tx::Postgres(tx) => insert_postgres(&mut **tx, &rows, now_us).await?,
+    };
+    Ok(match_inserted(jobs, returned))
+}
+
+/// (id, unique key) of each inserted row.
+type Inserted = Vec<(i64, Option<String>)>;
+
+async fn insert_sqlite<'e, E>(
+    ex: E,
+    rows: &[Prepared<'_>],
+    now_us: i64,
+) -> Result<Inserted, JobError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "q": r.job.queue, "k": r.job.kind, "p": r.payload,
+                "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
+                "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
+            })
+        })
+        .collect();
+    Ok(sqlx::query(
+        "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                           unique_key, tags, created_at_us)
+         SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
+                value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
+         FROM json_each($1) WHERE true
+         ORDER BY key
+         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
+         RETURNING id, unique_key",
+    )
+    .bind(serde_json::Value::Array(json).to_string())
+    .bind(now_us)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+    .collect::<Result<_, sqlx::Error>>()?)
+}
+
+async fn insert_postgres<'e, E>(
+    ex: E,
+    rows: &[Prepared<'_>],
+    now_us: i64,
+) -> Result<Inserted, JobError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let column = |f: &dyn Fn(&Prepared<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let number = |f: &dyn Fn(&Prepared<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    // One statement: insert, then wake every node's claimer of the
+    // queues that got work (NOTIFY is delivered at commit). The
+    // cross join with a one-row aggregate makes the notify run.
+    Ok(sqlx::query(
+        "WITH inserted AS (
+             INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                               unique_key, tags, created_at_us)
+             SELECT q, k, p, pr, r, s, m, u, t, $10
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                         $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+                  WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
+             ORDER BY ord
+             ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
+             RETURNING id, unique_key, queue
+         )
+         SELECT i.id, i.unique_key
+         FROM inserted i,
+              (SELECT count(pg_notify('solo_jobs', d.queue)) AS woken
+               FROM (SELECT DISTINCT queue FROM inserted) d) n",
+    )
+    .bind(column(&|r| r.job.queue.clone()))
+    .bind(column(&|r| r.job.kind.clone()))
+    .bind(column(&|r| r.payload.clone()))
+    .bind(number(&|r| i64::from(r.job.priority)))
+    .bind(number(&|r| r.run_at_us))
+    .bind(number(&|r| r.state))
+    .bind(number(&|r| i64::from(r.job.max_attempts)))
+    .bind(
+        rows.iter()
+            .map(|r| r.job.unique_key.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|r| r.tags.clone()))
+    .bind(now_us)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+    .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Ids are handed out in input order, so the sorted ids belong, in
+/// order, to the inputs that were inserted: every job without a key,
+/// and the first job of each key that came back.
+fn match_inserted(jobs: &[NewJob], returned: Inserted) -> Vec<Enqueued> {
     let mut ids: Vec<i64> = returned.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     let mut inserted_keys: HashSet<String> =
@@ -179,7 +227,7 @@ pub(crate) async fn insert(
             _ => Enqueued::Duplicate,
         });
     }
-    Ok(outcomes)
+    outcomes
 }
 
 pub(crate) async fn claim(
