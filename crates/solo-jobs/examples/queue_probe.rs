@@ -59,6 +59,9 @@ async fn probe(db: &Db, jobs: usize) -> (f64, f64) {
         lease: Duration::from_secs(30),
         poll: Duration::from_millis(100),
         handlers: HashMap::from([("noop".to_owned(), noop)]),
+        fallback: None,
+        shutdown_grace: Duration::from_secs(30),
+        metrics: solo_jobs::JobMetrics::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();

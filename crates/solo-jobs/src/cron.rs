@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use solo_store::sqlx::{self, Row};
 use solo_store::{Db, on_reader, on_tx};
 use tokio::sync::watch;
@@ -190,7 +190,7 @@ pub async fn run_cron(
 }
 
 /// An entry's next runs and last outcome, for `solo cron list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CronStatus {
     pub name: String,
     pub schedule: String,

@@ -7,21 +7,30 @@
 //! sleeping. Delivery (HTTP, commands, pull), cron and events build on this
 //! core (see docs/design/jobs.md).
 
+mod actions;
 mod backoff;
 mod cron;
+mod metrics;
 mod operate;
+mod requests;
+mod routes;
+mod service;
 mod store;
 mod worker;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use solo_store::{Db, Migration, MigrationSet};
+use solo_store::{Db, Migration, MigrationSet, Tx};
 
+pub use actions::{Operator, cancel_job, enqueue_in, purge_jobs, retry_job};
 pub use backoff::backoff;
 pub use cron::{
     CronEntry, CronRun, CronStatus, LATE_TOLERANCE, Schedule, cron_status, cron_tick, run_cron,
 };
+pub use metrics::JobMetrics;
 pub use operate::{JobFilter, QueueStats, list, prune, purge, release, stats};
+pub use routes::routes;
+pub use service::{BUILTIN_QUEUE, Jobs, JobsSettings, QueueSpec, Subscription};
 pub use worker::{Handler, HandlerFuture, Outcome, Wakeup, WorkerConfig, run_worker};
 
 /// The `jobs` component's migrations.
@@ -178,6 +187,12 @@ pub enum JobError {
     Db(#[from] solo_store::sqlx::Error),
     #[error("a job is unreadable: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("could not write the audit log: {0}")]
+    Audit(String),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -202,6 +217,11 @@ pub async fn enqueue(
     jobs: &[NewJob],
     now: DateTime<Utc>,
 ) -> Result<Vec<Enqueued>, JobError> {
+    validate(jobs)?;
+    store::insert(db, jobs, now).await
+}
+
+pub(crate) fn validate(jobs: &[NewJob]) -> Result<(), JobError> {
     for job in jobs {
         if job.queue.is_empty() || job.kind.is_empty() {
             return Err(JobError::Invalid {
@@ -219,8 +239,14 @@ pub async fn enqueue(
                 message: "must be at least 1".into(),
             });
         }
+        if job.tags.iter().any(|t| t.is_empty() || t.contains(',')) {
+            return Err(JobError::Invalid {
+                field: "tags",
+                message: "tags must be non-empty and may not contain `,`".into(),
+            });
+        }
     }
-    store::insert(db, jobs, now).await
+    Ok(())
 }
 
 /// Claims up to `limit` jobs of `queue` that may run at `now`, best
@@ -295,13 +321,29 @@ pub async fn rescue(db: &Db, now: DateTime<Utc>) -> Result<u64, JobError> {
 
 /// Cancels an unfinished job; false when it had already finished.
 pub async fn cancel(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool, JobError> {
-    store::cancel(db, id, micros(now)).await
+    let mut tx = db.begin().await?;
+    let cancelled = cancel_in(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+/// [`cancel`] inside a caller's transaction (with its audit entry).
+pub async fn cancel_in(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool, JobError> {
+    store::cancel(tx, id, micros(now)).await
 }
 
 /// Makes a discarded, cancelled or retryable job available again at once,
 /// with one more attempt allowed if it had run out.
 pub async fn retry(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool, JobError> {
-    store::retry(db, id, micros(now)).await
+    let mut tx = db.begin().await?;
+    let retried = retry_in(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(retried)
+}
+
+/// [`retry`] inside a caller's transaction (with its audit entry).
+pub async fn retry_in(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool, JobError> {
+    store::retry(tx, id, micros(now)).await
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, JobError> {

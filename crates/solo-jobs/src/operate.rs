@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use solo_store::sqlx::{self, QueryBuilder, Row};
-use solo_store::{Db, on_reader, on_tx};
+use solo_store::{Db, Tx, on_reader, on_tx};
 use utoipa::ToSchema;
 
 use crate::{Job, JobError, JobState, from_micros, micros};
@@ -86,7 +86,7 @@ pub async fn list(db: &Db, filter: &JobFilter, limit: u32) -> Result<Vec<Job>, J
 
 /// Deletes finished jobs (completed, discarded, cancelled) matching
 /// `filter`; unfinished ones are never purged (cancel them first).
-pub async fn purge(db: &Db, filter: &JobFilter) -> Result<u64, JobError> {
+pub async fn purge(tx: &mut Tx, filter: &JobFilter) -> Result<u64, JobError> {
     if filter.state.is_some_and(|s| !s.is_finished()) {
         return Err(JobError::Invalid {
             field: "state",
@@ -101,9 +101,9 @@ pub async fn purge(db: &Db, filter: &JobFilter) -> Result<u64, JobError> {
             query.build().execute($ex).await?.rows_affected()
         }};
     }
-    Ok(match db {
-        Db::Sqlite(sqlite) => run!(sqlx::Sqlite, sqlite.writer()),
-        Db::Postgres(pool) => run!(sqlx::Postgres, pool),
+    Ok(match tx {
+        Tx::Sqlite(tx) => run!(sqlx::Sqlite, &mut **tx),
+        Tx::Postgres(tx) => run!(sqlx::Postgres, &mut **tx),
     })
 }
 

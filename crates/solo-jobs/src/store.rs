@@ -480,9 +480,8 @@ pub(crate) async fn rescue(db: &Db, now: DateTime<Utc>) -> Result<u64, JobError>
     Ok(rescued)
 }
 
-pub(crate) async fn cancel(db: &Db, id: i64, now_us: i64) -> Result<bool, JobError> {
-    let mut tx = db.begin().await?;
-    let done = on_tx!(&mut tx, ex => {
+pub(crate) async fn cancel(tx: &mut Tx, id: i64, now_us: i64) -> Result<bool, JobError> {
+    let done = on_tx!(tx, ex => {
         sqlx::query(
             "UPDATE jobs SET state = 6, finished_at_us = $2, locked_by = NULL, locked_until_us = NULL
              WHERE id = $1 AND state <= 3",
@@ -493,13 +492,11 @@ pub(crate) async fn cancel(db: &Db, id: i64, now_us: i64) -> Result<bool, JobErr
         .await?
         .rows_affected()
     });
-    tx.commit().await?;
     Ok(done == 1)
 }
 
-pub(crate) async fn retry(db: &Db, id: i64, now_us: i64) -> Result<bool, JobError> {
-    let mut tx = db.begin().await?;
-    let done = on_tx!(&mut tx, ex => {
+pub(crate) async fn retry(tx: &mut Tx, id: i64, now_us: i64) -> Result<bool, JobError> {
+    let done = on_tx!(tx, ex => {
         sqlx::query(
             "UPDATE jobs SET state = 1, run_at_us = $2, finished_at_us = NULL,
                     max_attempts = CASE WHEN attempt >= max_attempts THEN attempt + 1 ELSE max_attempts END
@@ -508,10 +505,17 @@ pub(crate) async fn retry(db: &Db, id: i64, now_us: i64) -> Result<bool, JobErro
         .bind(id)
         .bind(now_us)
         .execute(ex)
-        .await?
+        .await
+        .map_err(|e| match e.as_database_error() {
+            // The unique index covers unfinished jobs only: a retried job
+            // may collide with a newer equal one.
+            Some(db) if db.is_unique_violation() => JobError::Conflict(
+                "an unfinished job with the same unique key exists".into(),
+            ),
+            _ => JobError::Db(e),
+        })?
         .rows_affected()
     });
-    tx.commit().await?;
     Ok(done == 1)
 }
 

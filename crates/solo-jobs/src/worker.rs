@@ -14,7 +14,7 @@ use solo_store::Db;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::{Job, JobError, claim, complete, fail};
+use crate::{FailOutcome, Job, JobError, JobMetrics, claim, complete, fail, release};
 
 /// What a handler says about an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,13 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// Handlers by kind; a kind without one is discarded.
     pub handlers: HashMap<String, Handler>,
+    /// Used for every kind without a handler of its own (a queue's
+    /// delivery to the app).
+    pub fallback: Option<Handler>,
+    /// At stop, running jobs get this long to finish; the rest are handed
+    /// back to the queue.
+    pub shutdown_grace: Duration,
+    pub metrics: JobMetrics,
 }
 
 /// Wakes idle claimers when jobs are enqueued in this process.
@@ -103,7 +110,13 @@ pub async fn run_worker(
 ) -> Result<(), JobError> {
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Outcome)>();
-    let completer = tokio::spawn(completer(db.clone(), config.node.clone(), done_rx));
+    let completer = tokio::spawn(completer(
+        db.clone(),
+        config.node.clone(),
+        config.queue.clone(),
+        config.metrics.clone(),
+        done_rx,
+    ));
     // Jobs running here: their leases are extended every lease/3, so a
     // long job is not rescued from a live worker.
     let in_hand: Arc<Mutex<HashSet<i64>>> = Arc::default();
@@ -121,7 +134,7 @@ pub async fn run_worker(
         while running.try_join_next().is_some() {}
         let free = slots.available_permits();
         let claimed = if free > 0 {
-            claim(
+            match claim(
                 &db,
                 &config.queue,
                 u32::try_from(free).unwrap_or(u32::MAX),
@@ -129,25 +142,55 @@ pub async fn run_worker(
                 Utc::now(),
                 config.lease,
             )
-            .await?
+            .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    // The database is away (a restart, a failover): jobs in
+                    // hand keep running, claiming resumes when it is back.
+                    tracing::warn!(queue = %config.queue, %error, "claiming jobs failed; retrying in 1 s");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+            }
         } else {
             Vec::new()
         };
         let got = claimed.len();
+        let now = Utc::now();
         for job in claimed {
             let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
                 break;
             };
-            let handler = config.handlers.get(&job.kind).cloned();
+            config.metrics.waited(
+                &config.queue,
+                (now - job.run_at.max(job.created_at))
+                    .num_microseconds()
+                    .unwrap_or(0)
+                    .max(0) as f64
+                    / 1e6,
+            );
+            let metrics = config.metrics.clone();
+            let queue = config.queue.clone();
+            let handler = config
+                .handlers
+                .get(&job.kind)
+                .or(config.fallback.as_ref())
+                .cloned();
             let done = done_tx.clone();
             let in_hand = Arc::clone(&in_hand);
             lock(&in_hand).insert(job.id);
             running.spawn(async move {
                 let id = job.id;
+                let started = std::time::Instant::now();
                 let outcome = match handler {
                     Some(handler) => handler(job).await,
                     None => Outcome::Discard(format!("no handler for the kind `{}`", job.kind)),
                 };
+                metrics.ran(&queue, started.elapsed().as_secs_f64());
                 lock(&in_hand).remove(&id);
                 let _ = done.send((id, outcome));
                 drop(permit);
@@ -165,12 +208,26 @@ pub async fn run_worker(
             }
         }
     }
-    while running.join_next().await.is_some() {}
+    // Running jobs get the grace period; the rest are cut off (a command's
+    // process is killed with its task) and handed back below.
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        running.shutdown().await;
+    }
     heartbeat.abort();
     drop(done_tx);
-    completer
+    let recorded = completer
         .await
-        .map_err(|e| JobError::Corrupt(format!("the completer stopped: {e}")))?
+        .map_err(|e| JobError::Corrupt(format!("the completer stopped: {e}")))?;
+    let unfinished: Vec<i64> = lock(&in_hand).iter().copied().collect();
+    if !unfinished.is_empty() {
+        let released = release(&db, &unfinished, &config.node, Utc::now()).await?;
+        tracing::info!(queue = %config.queue, released, "unfinished jobs handed back at shutdown");
+    }
+    recorded
 }
 
 fn lock(set: &Mutex<HashSet<i64>>) -> std::sync::MutexGuard<'_, HashSet<i64>> {
@@ -196,6 +253,8 @@ async fn heartbeat(db: Db, node: String, lease: Duration, in_hand: Arc<Mutex<Has
 async fn completer(
     db: Db,
     node: String,
+    queue: String,
+    metrics: JobMetrics,
     mut done: mpsc::UnboundedReceiver<(i64, Outcome)>,
 ) -> Result<(), JobError> {
     let mut batch = Vec::with_capacity(512);
@@ -212,16 +271,60 @@ async fn completer(
             match outcome {
                 Outcome::Done => batch.push(id),
                 Outcome::Failed(error) => {
-                    fail(&db, id, &node, &error, false, Utc::now()).await?;
+                    if let Some(outcome) =
+                        persist(|| fail(&db, id, &node, &error, false, Utc::now())).await
+                    {
+                        count_failure(&metrics, &queue, outcome);
+                    }
                 }
                 Outcome::Discard(error) => {
-                    fail(&db, id, &node, &error, true, Utc::now()).await?;
+                    if let Some(outcome) =
+                        persist(|| fail(&db, id, &node, &error, true, Utc::now())).await
+                    {
+                        count_failure(&metrics, &queue, outcome);
+                    }
                 }
             }
         }
-        if !batch.is_empty() {
-            complete(&db, &batch, &node, Utc::now()).await?;
+        if !batch.is_empty()
+            && let Some(completed) = persist(|| complete(&db, &batch, &node, Utc::now())).await
+        {
+            metrics.completed(&queue, completed);
         }
     }
     Ok(())
+}
+
+/// Retries a write through a database outage for up to a minute. After
+/// that the outcome is dropped: the job's lease runs out and it is run
+/// again (at least once, never lost).
+async fn persist<T, F, Fut>(mut write: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, JobError>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match write().await {
+            Ok(value) => return Some(value),
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%error, "recording job outcomes failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => {
+                tracing::error!(%error, "recording job outcomes failed for a minute; their leases will run out and they will run again");
+                return None;
+            }
+        }
+    }
+}
+
+fn count_failure(metrics: &JobMetrics, queue: &str, outcome: FailOutcome) {
+    match outcome {
+        FailOutcome::Retry(_) => metrics.failed(queue),
+        FailOutcome::Discarded => metrics.discarded(queue),
+        FailOutcome::NotHeld => {}
+    }
 }

@@ -37,6 +37,9 @@ fn config(seen: Arc<Mutex<Vec<i64>>>) -> WorkerConfig {
         lease: Duration::from_secs(30),
         poll: Duration::from_millis(50),
         handlers,
+        fallback: None,
+        shutdown_grace: Duration::from_secs(30),
+        metrics: solo_jobs::JobMetrics::default(),
     }
 }
 

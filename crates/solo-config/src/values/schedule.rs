@@ -43,6 +43,24 @@ impl Schedule {
         }
     }
 
+    /// The last tick at or before `at`.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>, zone: TimeZone) -> Option<DateTime<Utc>> {
+        match &self.kind {
+            Kind::Cron(cron) => cron
+                .find_previous_occurrence(&at.with_timezone(&zone.0), true)
+                .ok()
+                .map(|tick| tick.with_timezone(&Utc)),
+            Kind::Rate(every) => {
+                let every_us = i64::try_from(every.as_micros()).ok()?.max(1);
+                let tick = at
+                    .timestamp_micros()
+                    .div_euclid(every_us)
+                    .checked_mul(every_us)?;
+                DateTime::from_timestamp_micros(tick)
+            }
+        }
+    }
+
     fn rate(input: &str, inner: &str) -> Result<Self, ValueError> {
         let bad = || {
             ValueError::new(format!("invalid rate `{}`", show(input))).with_help(
@@ -194,6 +212,29 @@ mod tests {
         assert_eq!(
             next("0 3 * * *", "Europe/Berlin", "2026-01-01T00:00:00Z"),
             "2026-01-01T02:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn the_latest_tick_includes_now() {
+        let latest = |schedule: &str, at_text: &str| {
+            let schedule: Schedule = schedule.parse().unwrap_or_else(|e| panic!("{e}"));
+            schedule
+                .latest_at_or_before(at(at_text), TimeZone::UTC)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            latest("*/5 * * * *", "2026-01-01T10:05:00Z"),
+            "2026-01-01T10:05:00+00:00"
+        );
+        assert_eq!(
+            latest("*/5 * * * *", "2026-01-01T10:07:10Z"),
+            "2026-01-01T10:05:00+00:00"
+        );
+        assert_eq!(
+            latest("rate(5 minutes)", "2026-01-01T10:07:10Z"),
+            "2026-01-01T10:05:00+00:00"
         );
     }
 
