@@ -6,6 +6,7 @@ use solo_access::{Actor, Caller, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Nav {
     Overview,
+    Jobs,
     Audit,
     Users,
     Tokens,
@@ -68,6 +69,7 @@ pub(crate) fn page(
                     a.brand href="/" { "solo" }
                     nav aria-label="Main" {
                         (item(Nav::Overview, "/", "Overview"))
+                        (item(Nav::Jobs, "/jobs", "Jobs"))
                         (item(Nav::Audit, "/audit", "Audit log"))
                         @if admin {
                             (item(Nav::Users, "/users", "Users"))

@@ -10,6 +10,7 @@
 mod account;
 mod assets;
 mod audit;
+mod jobs;
 mod layout;
 mod login;
 mod overview;
@@ -36,6 +37,7 @@ pub struct Dashboard {
     pub cluster: Cluster,
     /// How long without a heartbeat before a node counts as silent.
     pub silence_limit: Duration,
+    pub jobs: solo_jobs::Jobs,
 }
 
 /// The pages and assets, served at the root.
@@ -47,6 +49,10 @@ pub fn routes(dashboard: Dashboard) -> ApiRoutes {
         .routes(routes!(login::logout))
         .routes(routes!(overview::page))
         .routes(routes!(audit::page))
+        .routes(routes!(jobs::page))
+        .routes(routes!(jobs::show))
+        .routes(routes!(jobs::retry))
+        .routes(routes!(jobs::cancel))
         .routes(routes!(users::page, users::create))
         .routes(routes!(users::update))
         .routes(routes!(tokens::page, tokens::create))

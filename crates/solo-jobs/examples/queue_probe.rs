@@ -60,6 +60,7 @@ async fn probe(db: &Db, jobs: usize) -> (f64, f64) {
         poll: Duration::from_millis(100),
         handlers: HashMap::from([("noop".to_owned(), noop)]),
         fallback: None,
+        retry_base: solo_jobs::DEFAULT_RETRY_BASE,
         shutdown_grace: Duration::from_secs(30),
         metrics: solo_jobs::JobMetrics::default(),
     };

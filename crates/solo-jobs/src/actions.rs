@@ -82,8 +82,7 @@ async fn act(db: &Db, id: i64, who: &Operator, action: &str) -> Result<Job, JobE
         crate::cancel_in(&mut tx, id, now).await?
     };
     if !changed {
-        let state = serde_json::to_value(before.state).unwrap_or_default();
-        let state = state.as_str().unwrap_or("finished");
+        let state = before.state.as_str();
         return Err(JobError::Conflict(if retry {
             format!(
                 "job {id} is {state}: only retryable, discarded or cancelled jobs can be retried"

@@ -2,15 +2,20 @@
 
 use std::time::Duration;
 
+/// The default first wait: 15 s.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(15);
+
 /// The wait before attempt `attempt + 1` after `attempt` failed:
-/// `attempt⁴ + 15 s`, plus up to 10 % jitter so failures that happened
-/// together do not retry together. Capped at one day.
-/// 1 → ~16 s, 2 → ~31 s, 3 → ~96 s, 5 → ~10 min, 10 → ~2.8 h, 13+ → 1 day.
-pub fn backoff(attempt: i64) -> Duration {
-    let attempt = u64::try_from(attempt.max(1)).unwrap_or(1).min(1000);
-    let base = attempt.saturating_pow(4).saturating_add(15).min(86_400);
-    let jitter = rand::random_range(0..=base / 10);
-    Duration::from_secs(base + jitter)
+/// `base × 2^(attempt−1)`, plus up to 10 % jitter so failures that happened
+/// together do not retry together, capped at one day. With the default
+/// 15 s: 1 → ~15 s, 2 → ~30 s, 5 → ~4 min, 10 → ~2.1 h, 14+ → 1 day.
+pub fn backoff(attempt: i64, base: Duration) -> Duration {
+    const CAP_MS: u64 = 86_400_000;
+    let attempt = u32::try_from(attempt.max(1)).unwrap_or(1).min(40);
+    let base_ms = u64::try_from(base.as_millis()).unwrap_or(CAP_MS);
+    let wait_ms = base_ms.saturating_mul(1 << (attempt - 1)).min(CAP_MS);
+    let jitter = rand::random_range(0..=wait_ms / 10);
+    Duration::from_millis(wait_ms + jitter)
 }
 
 #[cfg(test)]
@@ -18,13 +23,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grows_then_caps_with_bounded_jitter() {
-        for (attempt, base) in [(1, 16), (2, 31), (3, 96), (10, 10_015), (50, 86_400)] {
-            let wait = backoff(attempt).as_secs();
+    fn doubles_then_caps_with_bounded_jitter() {
+        for (attempt, base) in [(1, 15), (2, 30), (3, 60), (10, 7680), (50, 86_400)] {
+            let wait = backoff(attempt, DEFAULT_RETRY_BASE).as_secs();
             assert!(
-                wait >= base && wait <= base + base / 10,
+                wait >= base && wait <= base + base / 10 + 1,
                 "{attempt}: {wait}"
             );
         }
+        assert_eq!(backoff(3, Duration::ZERO), Duration::ZERO);
+        assert!(backoff(2, Duration::from_millis(100)) < Duration::from_millis(221));
     }
 }

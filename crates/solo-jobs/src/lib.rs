@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use solo_store::{Db, Migration, MigrationSet, Tx};
 
 pub use actions::{Operator, cancel_job, enqueue_in, purge_jobs, retry_job};
-pub use backoff::backoff;
+pub use backoff::{DEFAULT_RETRY_BASE, backoff};
 pub use cron::{
     CronEntry, CronRun, CronStatus, LATE_TOLERANCE, Schedule, cron_status, cron_tick, run_cron,
 };
@@ -96,6 +96,19 @@ impl JobState {
             6 => JobState::Cancelled,
             other => return Err(JobError::Corrupt(format!("unknown job state {other}"))),
         })
+    }
+
+    /// The lowercase name, as the API and the CLI write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Available => "available",
+            JobState::Retryable => "retryable",
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Discarded => "discarded",
+            JobState::Cancelled => "cancelled",
+        }
     }
 
     /// No further attempts will be made.
@@ -301,7 +314,8 @@ pub async fn extend_leases(
 }
 
 /// Records a failed attempt of a job `worker` holds: retried after a
-/// backoff, or discarded when out of attempts (or when `discard`).
+/// backoff from [`DEFAULT_RETRY_BASE`], or discarded when out of attempts
+/// (or when `discard`).
 pub async fn fail(
     db: &Db,
     id: i64,
@@ -310,7 +324,20 @@ pub async fn fail(
     discard: bool,
     now: DateTime<Utc>,
 ) -> Result<FailOutcome, JobError> {
-    store::fail(db, id, Some(worker), error, discard, now).await
+    fail_with(db, id, worker, error, discard, DEFAULT_RETRY_BASE, now).await
+}
+
+/// [`fail`] with the queue's first wait.
+pub async fn fail_with(
+    db: &Db,
+    id: i64,
+    worker: &str,
+    error: &str,
+    discard: bool,
+    retry_base: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<FailOutcome, JobError> {
+    store::fail(db, id, Some(worker), error, discard, retry_base, now).await
 }
 
 /// Returns running jobs whose lease ran out (their worker died) to the

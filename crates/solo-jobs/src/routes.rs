@@ -348,7 +348,7 @@ async fn operator_action(
         crate::cancel_job(jobs.db(), id, &who).await
     }
     .map_err(api_error)?;
-    jobs.enqueued(&[], &[]);
+    jobs.wake();
     Ok(Json(job))
 }
 
@@ -642,12 +642,16 @@ async fn fail_job(
     Json(request): Json<FailRequest>,
 ) -> Result<Json<FailResponse>, ApiError> {
     let worker = pull_worker(&queue, &jobs, &request.worker)?;
-    let outcome = crate::fail(
+    let retry_base = jobs
+        .queue(&queue)
+        .map_or(crate::DEFAULT_RETRY_BASE, |q| q.retry_base);
+    let outcome = crate::fail_with(
         jobs.db(),
         request.id,
         &worker,
         &request.error,
         request.discard,
+        retry_base,
         Utc::now(),
     )
     .await

@@ -28,6 +28,8 @@ pub struct QueueSpec {
     pub concurrency: usize,
     /// The default for jobs enqueued without their own.
     pub max_attempts: u16,
+    /// The first wait after a failure; it doubles with each attempt.
+    pub retry_base: Duration,
     /// How its jobs run here; None: the app pulls them over the API.
     pub delivery: Option<Handler>,
     /// `http`, `command` or `pull`, for people.
@@ -143,6 +145,11 @@ impl Jobs {
         let outcomes = crate::enqueue(&self.0.db, jobs, Utc::now()).await?;
         self.enqueued(jobs, &outcomes);
         Ok(outcomes)
+    }
+
+    /// Wakes this node's idle workers (a job became available).
+    pub fn wake(&self) {
+        self.0.wakeup.notify();
     }
 
     /// Counts and wakes after an enqueue committed elsewhere (in a caller's
@@ -266,6 +273,7 @@ impl Jobs {
             poll: Duration::from_secs(1),
             handlers,
             fallback,
+            retry_base: crate::DEFAULT_RETRY_BASE,
             shutdown_grace: settings.shutdown_grace,
             metrics: self.0.metrics.clone(),
         }

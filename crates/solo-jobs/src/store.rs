@@ -360,6 +360,7 @@ pub(crate) async fn fail(
     worker: Option<&str>,
     error: &str,
     discard: bool,
+    retry_base: std::time::Duration,
     now: DateTime<Utc>,
 ) -> Result<FailOutcome, JobError> {
     let now_us = micros(now);
@@ -378,8 +379,8 @@ pub(crate) async fn fail(
     let outcome = if discard || attempt >= max_attempts {
         FailOutcome::Discarded
     } else {
-        let wait =
-            chrono::Duration::from_std(backoff(attempt)).unwrap_or(chrono::Duration::days(1));
+        let wait = chrono::Duration::from_std(backoff(attempt, retry_base))
+            .unwrap_or(chrono::Duration::days(1));
         FailOutcome::Retry(now + wait)
     };
     let (state, run_at_us, finished_at_us) = match outcome {
@@ -469,6 +470,8 @@ pub(crate) async fn rescue(db: &Db, now: DateTime<Utc>) -> Result<u64, JobError>
             None,
             "lease expired: the worker stopped without finishing",
             false,
+            // Not the job's fault: it runs again at once.
+            std::time::Duration::ZERO,
             now,
         )
         .await?

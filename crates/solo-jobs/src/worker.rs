@@ -14,7 +14,7 @@ use solo_store::Db;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::{FailOutcome, Job, JobError, JobMetrics, claim, complete, fail, release};
+use crate::{FailOutcome, Job, JobError, JobMetrics, claim, complete, fail_with, release};
 
 /// What a handler says about an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct WorkerConfig {
     /// Used for every kind without a handler of its own (a queue's
     /// delivery to the app).
     pub fallback: Option<Handler>,
+    /// The first wait after a failure (it doubles with each attempt).
+    pub retry_base: Duration,
     /// At stop, running jobs get this long to finish; the rest are handed
     /// back to the queue.
     pub shutdown_grace: Duration,
@@ -114,6 +116,7 @@ pub async fn run_worker(
         db.clone(),
         config.node.clone(),
         config.queue.clone(),
+        config.retry_base,
         config.metrics.clone(),
         done_rx,
     ));
@@ -254,6 +257,7 @@ async fn completer(
     db: Db,
     node: String,
     queue: String,
+    retry_base: Duration,
     metrics: JobMetrics,
     mut done: mpsc::UnboundedReceiver<(i64, Outcome)>,
 ) -> Result<(), JobError> {
@@ -272,14 +276,16 @@ async fn completer(
                 Outcome::Done => batch.push(id),
                 Outcome::Failed(error) => {
                     if let Some(outcome) =
-                        persist(|| fail(&db, id, &node, &error, false, Utc::now())).await
+                        persist(|| fail_with(&db, id, &node, &error, false, retry_base, Utc::now()))
+                            .await
                     {
                         count_failure(&metrics, &queue, outcome);
                     }
                 }
                 Outcome::Discard(error) => {
                     if let Some(outcome) =
-                        persist(|| fail(&db, id, &node, &error, true, Utc::now())).await
+                        persist(|| fail_with(&db, id, &node, &error, true, retry_base, Utc::now()))
+                            .await
                     {
                         count_failure(&metrics, &queue, outcome);
                     }

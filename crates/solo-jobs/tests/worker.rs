@@ -38,6 +38,7 @@ fn config(seen: Arc<Mutex<Vec<i64>>>) -> WorkerConfig {
         poll: Duration::from_millis(50),
         handlers,
         fallback: None,
+        retry_base: solo_jobs::DEFAULT_RETRY_BASE,
         shutdown_grace: Duration::from_secs(30),
         metrics: solo_jobs::JobMetrics::default(),
     }

@@ -13,6 +13,9 @@ pub struct QueueSection {
     pub concurrency: u32,
     /// `max_attempts`: attempts before a job is discarded (default 20).
     pub max_attempts: u16,
+    /// `retry_base`: the wait after a first failure; it doubles with each
+    /// attempt, with jitter, up to a day (default `15s`).
+    pub retry_base: Duration,
     /// `deliver` and its keys.
     pub delivery: QueueDelivery,
 }
@@ -51,6 +54,7 @@ impl QueueSection {
     pub const DEFAULT_CONCURRENCY: u32 = 10;
     pub const DEFAULT_MAX_ATTEMPTS: u16 = 20;
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(15);
     /// Queue names solo keeps for its own work (monitors, backups, alerts).
     pub const RESERVED: &'static str = "solo";
 }
@@ -65,6 +69,8 @@ struct RawQueue {
     concurrency: Option<u32>,
     #[serde(default)]
     max_attempts: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_base: Option<Duration>,
     deliver: Deliver,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     url: Option<String>,
@@ -110,6 +116,15 @@ impl TryFrom<RawQueue> for QueueSection {
             return Err(Note::new("`max_attempts` must be at least 1")
                 .help(Some("1 means a job is never retried".to_owned()))
                 .key("max_attempts"));
+        }
+        let retry_base = raw.retry_base.unwrap_or(QueueSection::DEFAULT_RETRY_BASE);
+        if retry_base.as_std().is_zero() {
+            return Err(Note::new("`retry_base` must be longer than zero")
+                .help(Some(format!(
+                    "at zero, a failing job would retry in a tight loop; write a duration like `{}` (the default)",
+                    QueueSection::DEFAULT_RETRY_BASE
+                )))
+                .key("retry_base"));
         }
         let timeout = match raw.timeout {
             Some(t) if t.as_std().is_zero() => {
@@ -204,6 +219,7 @@ impl TryFrom<RawQueue> for QueueSection {
             name: raw.name,
             concurrency,
             max_attempts,
+            retry_base,
             delivery,
         })
     }
@@ -248,6 +264,7 @@ impl From<QueueSection> for RawQueue {
             name: queue.name,
             concurrency: Some(queue.concurrency),
             max_attempts: Some(queue.max_attempts),
+            retry_base: Some(queue.retry_base),
             deliver,
             url,
             timeout,
