@@ -10,6 +10,7 @@
 mod actions;
 mod backoff;
 mod cron;
+mod delivery;
 mod metrics;
 mod operate;
 mod requests;
@@ -26,6 +27,9 @@ pub use actions::{Operator, cancel_job, enqueue_in, purge_jobs, retry_job};
 pub use backoff::{DEFAULT_RETRY_BASE, backoff};
 pub use cron::{
     CronEntry, CronRun, CronStatus, LATE_TOLERANCE, Schedule, cron_status, cron_tick, run_cron,
+};
+pub use delivery::{
+    CommandDelivery, Delivery, DeliveryError, HttpDelivery, SigningSecret, sign, verify_signature,
 };
 pub use metrics::JobMetrics;
 pub use operate::{JobFilter, QueueStats, list, prune, purge, release, stats};
@@ -178,6 +182,8 @@ pub struct Job {
     pub tags: Vec<String>,
     /// One entry per failed attempt: `{"attempt", "at", "error"}`.
     pub errors: Vec<serde_json::Value>,
+    /// What the last successful attempt printed (command delivery).
+    pub output: Option<String>,
     pub locked_by: Option<String>,
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

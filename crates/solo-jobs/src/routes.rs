@@ -172,7 +172,7 @@ fn respond(outcomes: &[Enqueued]) -> EnqueueResponse {
         (status = 201, description = "Enqueued", body = EnqueueResponse),
         (status = 200, description = "A replay of an earlier request with this Idempotency-Key", body = EnqueueResponse),
         (status = 409, description = "The key was used for another body, or is in flight", body = solo_http::ErrorBody),
-        (status = 422, description = "A bad job", body = solo_http::ErrorBody),
+        (status = 400, description = "A bad job", body = solo_http::ErrorBody),
     ))]
 async fn enqueue_jobs(
     State(jobs): State<Jobs>,
@@ -371,7 +371,7 @@ pub struct PurgeResponse {
 /// Deletes finished jobs matching the filter (never unfinished ones).
 #[utoipa::path(post, path = "/jobs/purge", tag = "jobs", request_body = PurgeRequest,
     responses((status = 200, description = "Deleted", body = PurgeResponse),
-              (status = 422, description = "A bad filter", body = solo_http::ErrorBody)))]
+              (status = 400, description = "A bad filter", body = solo_http::ErrorBody)))]
 async fn purge_jobs(
     State(jobs): State<Jobs>,
     caller: Caller,
@@ -450,7 +450,7 @@ pub struct EventResponse {
 /// Publishes an event: one job per subscription, in one transaction.
 #[utoipa::path(post, path = "/events", tag = "jobs", request_body = EventRequest,
     responses((status = 202, description = "Jobs enqueued", body = EventResponse),
-              (status = 422, description = "A bad event", body = solo_http::ErrorBody)))]
+              (status = 400, description = "A bad event", body = solo_http::ErrorBody)))]
 async fn publish_event(
     State(jobs): State<Jobs>,
     caller: Caller,

@@ -13,7 +13,7 @@ use crate::{Enqueued, FailOutcome, Job, JobError, JobState, NewJob, backoff, fro
 macro_rules! columns {
     () => {
         "id, queue, kind, payload, priority, run_at_us, state, attempt, max_attempts, unique_key, \
-         tags, errors, locked_by, locked_until_us, created_at_us, finished_at_us"
+         tags, errors, output, locked_by, locked_until_us, created_at_us, finished_at_us"
     };
 }
 
@@ -42,6 +42,7 @@ macro_rules! job_from_row {
                 .collect(),
             errors: serde_json::from_str(&errors)
                 .map_err(|e| JobError::Corrupt(format!("errors: {e}")))?,
+            output: row.try_get("output")?,
             locked_by: row.try_get("locked_by")?,
             locked_until: row
                 .try_get::<Option<i64>, _>("locked_until_us")?
@@ -320,6 +321,32 @@ pub(crate) async fn complete(
     Ok(done)
 }
 
+/// Completes one job `worker` holds, keeping what it printed.
+pub(crate) async fn complete_with_output(
+    db: &Db,
+    id: i64,
+    worker: &str,
+    output: &str,
+    now_us: i64,
+) -> Result<u64, JobError> {
+    let mut tx = db.begin().await?;
+    let done = on_tx!(&mut tx, ex => {
+        sqlx::query(
+            "UPDATE jobs SET state = 4, finished_at_us = $4, output = $3, locked_by = NULL, locked_until_us = NULL
+             WHERE id = $1 AND state = 3 AND locked_by = $2",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(output)
+        .bind(now_us)
+        .execute(ex)
+        .await?
+        .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(done)
+}
+
 /// Extends the leases of the jobs `worker` still holds; how many.
 pub(crate) async fn extend_leases(
     db: &Db,
@@ -373,7 +400,7 @@ pub(crate) async fn fail(
     errors.push(serde_json::json!({
         "attempt": attempt,
         "at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "error": error.chars().take(4096).collect::<String>(),
+        "error": crate::delivery::excerpt(error, 16 * 1024),
     }));
     let errors = serde_json::Value::Array(errors).to_string();
     let outcome = if discard || attempt >= max_attempts {

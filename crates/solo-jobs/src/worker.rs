@@ -20,6 +20,8 @@ use crate::{FailOutcome, Job, JobError, JobMetrics, claim, complete, fail_with, 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
+    /// Done, with what it printed (kept with the job).
+    Completed(String),
     /// Failed; retried after a backoff until out of attempts.
     Failed(String),
     /// Failed for good (a payload that can never work).
@@ -111,18 +113,27 @@ pub async fn run_worker(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), JobError> {
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Outcome)>();
+    // A job's slot is freed only once its outcome is recorded: a slow
+    // database slows claiming down instead of piling up finished jobs
+    // whose results a crash would lose.
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Finished>();
+    // Jobs held here until their outcome is recorded: their leases are
+    // extended every lease/3, so a long job (or an outcome waiting out a
+    // database restart) is not rescued from a live worker.
+    let in_hand: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let freed = Arc::new(Notify::new());
     let completer = tokio::spawn(completer(
-        db.clone(),
-        config.node.clone(),
-        config.queue.clone(),
-        config.retry_base,
-        config.metrics.clone(),
+        Recorder {
+            db: db.clone(),
+            node: config.node.clone(),
+            queue: config.queue.clone(),
+            retry_base: config.retry_base,
+            metrics: config.metrics.clone(),
+            in_hand: Arc::clone(&in_hand),
+            freed: Arc::clone(&freed),
+        },
         done_rx,
     ));
-    // Jobs running here: their leases are extended every lease/3, so a
-    // long job is not rescued from a live worker.
-    let in_hand: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let heartbeat = tokio::spawn(heartbeat(
         db.clone(),
         config.node.clone(),
@@ -184,7 +195,6 @@ pub async fn run_worker(
                 .or(config.fallback.as_ref())
                 .cloned();
             let done = done_tx.clone();
-            let in_hand = Arc::clone(&in_hand);
             lock(&in_hand).insert(job.id);
             running.spawn(async move {
                 let id = job.id;
@@ -194,9 +204,7 @@ pub async fn run_worker(
                     None => Outcome::Discard(format!("no handler for the kind `{}`", job.kind)),
                 };
                 metrics.ran(&queue, started.elapsed().as_secs_f64());
-                lock(&in_hand).remove(&id);
-                let _ = done.send((id, outcome));
-                drop(permit);
+                let _ = done.send((id, outcome, permit));
             });
         }
         if got == 0 || got < free {
@@ -205,6 +213,7 @@ pub async fn run_worker(
             let notified = wakeup.0.notified();
             tokio::select! {
                 () = notified => {}
+                () = freed.notified() => {}
                 _ = running.join_next(), if !running.is_empty() => {}
                 () = tokio::time::sleep(config.poll) => {}
                 _ = stop.changed() => {}
@@ -253,14 +262,34 @@ async fn heartbeat(db: Db, node: String, lease: Duration, in_hand: Arc<Mutex<Has
 
 /// Records outcomes: completions in batches (whatever arrived while the
 /// last batch was written), failures one by one.
-async fn completer(
+/// A job whose handler returned, holding its slot until recorded.
+type Finished = (i64, Outcome, tokio::sync::OwnedSemaphorePermit);
+
+/// What the completer needs to record outcomes.
+struct Recorder {
     db: Db,
     node: String,
     queue: String,
     retry_base: Duration,
     metrics: JobMetrics,
-    mut done: mpsc::UnboundedReceiver<(i64, Outcome)>,
+    in_hand: Arc<Mutex<HashSet<i64>>>,
+    /// Told when slots are freed, so the claimer claims again.
+    freed: Arc<Notify>,
+}
+
+async fn completer(
+    recorder: Recorder,
+    mut done: mpsc::UnboundedReceiver<Finished>,
 ) -> Result<(), JobError> {
+    let Recorder {
+        db,
+        node,
+        queue,
+        retry_base,
+        metrics,
+        in_hand,
+        freed,
+    } = recorder;
     let mut batch = Vec::with_capacity(512);
     while let Some(first) = done.recv().await {
         let mut outcomes = vec![first];
@@ -271,9 +300,26 @@ async fn completer(
             }
         }
         batch.clear();
-        for (id, outcome) in outcomes {
+        let mut recorded = Vec::with_capacity(outcomes.len());
+        for (id, outcome, permit) in outcomes {
+            recorded.push((id, permit));
             match outcome {
                 Outcome::Done => batch.push(id),
+                Outcome::Completed(output) => {
+                    if let Some(completed) = persist(|| {
+                        crate::store::complete_with_output(
+                            &db,
+                            id,
+                            &node,
+                            &output,
+                            Utc::now().timestamp_micros(),
+                        )
+                    })
+                    .await
+                    {
+                        metrics.completed(&queue, completed);
+                    }
+                }
                 Outcome::Failed(error) => {
                     if let Some(outcome) =
                         persist(|| fail_with(&db, id, &node, &error, false, retry_base, Utc::now()))
@@ -297,6 +343,14 @@ async fn completer(
         {
             metrics.completed(&queue, completed);
         }
+        // Recorded (or given up on): no more heartbeats for these.
+        {
+            let mut held = lock(&in_hand);
+            for (id, _slot) in recorded {
+                held.remove(&id);
+            }
+        }
+        freed.notify_one();
     }
     Ok(())
 }

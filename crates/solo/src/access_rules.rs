@@ -9,7 +9,7 @@
 //! Roles: viewer reads; operator also operates (deploys, jobs, backups);
 //! admin also manages users, tokens, secrets and the stack.
 
-use solo_access::Role::{Admin, Viewer};
+use solo_access::Role::{Admin, Operator, Viewer};
 use solo_access::rules::{RouteRule, Rule, rule};
 
 use Rule::{AtLeast, Public, SignedIn};
@@ -48,6 +48,25 @@ const ROUTES: &[RouteRule] = &[
     rule("DELETE", "/api/v1/tokens/{id}", AtLeast(Admin)),
     // The audit log.
     rule("GET", "/api/v1/audit", AtLeast(Viewer)),
+    // Jobs: viewers read; operators enqueue, act on jobs, publish events
+    // and run pull workers.
+    rule("GET", "/api/v1/jobs", AtLeast(Viewer)),
+    rule("POST", "/api/v1/jobs", AtLeast(Operator)),
+    rule("GET", "/api/v1/jobs/{id}", AtLeast(Viewer)),
+    rule("POST", "/api/v1/jobs/{id}/retry", AtLeast(Operator)),
+    rule("POST", "/api/v1/jobs/{id}/cancel", AtLeast(Operator)),
+    rule("POST", "/api/v1/jobs/purge", AtLeast(Operator)),
+    rule("GET", "/api/v1/queues", AtLeast(Viewer)),
+    rule("GET", "/api/v1/cron", AtLeast(Viewer)),
+    rule("POST", "/api/v1/events", AtLeast(Operator)),
+    rule("POST", "/api/v1/queues/{queue}/claim", AtLeast(Operator)),
+    rule(
+        "POST",
+        "/api/v1/queues/{queue}/heartbeat",
+        AtLeast(Operator),
+    ),
+    rule("POST", "/api/v1/queues/{queue}/complete", AtLeast(Operator)),
+    rule("POST", "/api/v1/queues/{queue}/fail", AtLeast(Operator)),
     // Dashboard: signing in.
     rule("GET", "/assets/solo.css", Public),
     rule("GET", "/login", Public),
@@ -58,6 +77,10 @@ const ROUTES: &[RouteRule] = &[
     // Dashboard: pages.
     rule("GET", "/", AtLeast(Viewer)),
     rule("GET", "/audit", AtLeast(Viewer)),
+    rule("GET", "/jobs", AtLeast(Viewer)),
+    rule("GET", "/jobs/{id}", AtLeast(Viewer)),
+    rule("POST", "/jobs/{id}/retry", AtLeast(Operator)),
+    rule("POST", "/jobs/{id}/cancel", AtLeast(Operator)),
     rule("GET", "/users", AtLeast(Admin)),
     rule("POST", "/users", AtLeast(Admin)),
     rule("POST", "/users/{id}", AtLeast(Admin)),

@@ -82,6 +82,88 @@ pub enum Command {
     /// Read and check the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Enqueue, inspect and act on background jobs
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Scheduled jobs from solo.toml's [[cron]]
+    #[command(subcommand)]
+    Cron(CronCommand),
+}
+
+/// Filters shared by `solo jobs list` and `solo jobs purge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobFilterArgs {
+    #[arg(long)]
+    pub queue: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// scheduled, available, retryable, running, completed, discarded or cancelled
+    #[arg(long, value_parser = parse_job_state)]
+    pub state: Option<solo_jobs::JobState>,
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Enqueue a job on a queue declared in solo.toml
+    Enqueue {
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        kind: String,
+        /// JSON; `-` reads it from standard input
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Lower runs first
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i16,
+        /// Not before this time (RFC 3339) or this long from now (`10m`)
+        #[arg(long, value_name = "WHEN")]
+        run_at: Option<String>,
+        /// Refused while an unfinished job has the same key
+        #[arg(long)]
+        unique_key: Option<String>,
+        /// Default: the queue's max_attempts
+        #[arg(long)]
+        max_attempts: Option<u16>,
+        /// Repeat for several
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// List jobs, newest first
+    List {
+        #[command(flatten)]
+        filter: JobFilterArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One job, with every error it met
+    Show { id: i64 },
+    /// Run a retryable, discarded or cancelled job again now
+    Retry { id: i64 },
+    /// Cancel a job that has not finished
+    Cancel { id: i64 },
+    /// Delete finished jobs (completed, discarded, cancelled) matching the filters
+    Purge {
+        #[command(flatten)]
+        filter: JobFilterArgs,
+    },
+    /// Every queue at a glance
+    Stats,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CronCommand {
+    /// Each entry's schedule, next runs and last outcome
+    List,
+}
+
+fn parse_job_state(text: &str) -> Result<solo_jobs::JobState, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        "expected scheduled, available, retryable, running, completed, discarded or cancelled"
+            .to_owned()
+    })
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod commands;
 mod exit;
+mod jobs;
 mod migrations;
 mod node;
 mod output;
@@ -62,6 +63,8 @@ fn run(cli: Cli, url_from_flag: bool) -> Result<(), CliError> {
             runtime()?.block_on(commands::tokens::run(&cli.global, command))
         }
         Command::Audit(command) => runtime()?.block_on(commands::audit::run(&cli.global, command)),
+        Command::Jobs(command) => runtime()?.block_on(commands::jobs::run(&cli.global, command)),
+        Command::Cron(command) => runtime()?.block_on(commands::jobs::cron(&cli.global, command)),
     }
 }
 

@@ -7,4 +7,5 @@ pub const ALL: &[MigrationSet] = &[
     solo_cluster::MIGRATIONS,
     solo_audit::MIGRATIONS,
     solo_access::MIGRATIONS,
+    solo_jobs::MIGRATIONS,
 ];

@@ -70,6 +70,7 @@ pub async fn run(
     let metrics = MetricsRegistry::new();
     register_node_metrics(&metrics, &db, started_at);
     let http_metrics = HttpMetrics::register(&metrics);
+    let job_metrics = solo_jobs::JobMetrics::register(&metrics);
 
     let cluster = Cluster::new(db.clone());
     let me = NodeInfo {
@@ -105,17 +106,29 @@ pub async fn run(
         .map_err(|e| {
             CliError::failure(anyhow::Error::new(e).context("the access rules are invalid"))
         })?;
+    let jobs = solo_jobs::Jobs::new(
+        db.clone(),
+        crate::jobs::settings(
+            &settings.stack,
+            &settings.config_dir(),
+            &node_id,
+            settings.jobs_signing_secret.as_deref(),
+        )?,
+        job_metrics,
+    );
     let pages = solo_dashboard::routes(Dashboard {
         access: access.clone(),
         db: db.clone(),
         system: system.clone(),
         cluster: cluster.clone(),
         silence_limit: SILENCE_LIMIT,
+        jobs: jobs.clone(),
     });
     let api = solo_cluster::routes(cluster, SILENCE_LIMIT)
         .merge(crate::api::routes())
         .merge(solo_access::routes(access.clone()))
-        .merge(solo_audit::routes(db.clone()));
+        .merge(solo_audit::routes(db.clone()))
+        .merge(solo_jobs::routes(jobs.clone()));
     let app = solo_http::build_app_with(
         AppRoutes { api, pages },
         Guard::new(access, rules),
@@ -137,7 +150,26 @@ pub async fn run(
         "ready"
     );
 
+    // Jobs stop claiming as soon as shutdown starts, while requests drain.
+    let (jobs_stop_tx, jobs_stop_rx) = watch::channel(false);
+    let jobs_grace = settings.stack.jobs.shutdown_grace.as_std();
+    let jobs_task = tokio::spawn(jobs.run(jobs_stop_rx));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = jobs_stop_tx.send(true);
+    };
     let drained = solo_http::serve(listener, tls, app, &settings.http, shutdown).await;
+    // Running jobs get their grace; the workers then hand back what is left.
+    let jobs_abort = jobs_task.abort_handle();
+    match tokio::time::timeout(jobs_grace + STOP_STEP_LIMIT, jobs_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "the job workers stopped with an error"),
+        Ok(Err(error)) => tracing::warn!(%error, "the job workers panicked"),
+        Err(_) => {
+            jobs_abort.abort();
+            tracing::warn!("the job workers did not stop in time; their leases will run out");
+        }
+    }
 
     // Every step of the way out is bounded: a stuck database must not keep
     // a stopping node alive.

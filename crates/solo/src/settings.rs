@@ -29,6 +29,15 @@ pub struct NodeSettings {
     pub data_dir: PathBuf,
     pub db: DbOptions,
     pub http: HttpSettings,
+    /// `SOLO_JOBS_SIGNING_SECRET`, when a queue delivers over http.
+    pub jobs_signing_secret: Option<String>,
+}
+
+impl NodeSettings {
+    /// Where solo.toml is: relative paths in it (commands, files) start here.
+    pub fn config_dir(&self) -> PathBuf {
+        config_dir(&self.config_path)
+    }
 }
 
 /// The stack file path the user meant.
@@ -178,6 +187,8 @@ pub fn resolve(
         data_dir,
         db,
         http,
+        // Read by `solo up` only: other commands must not need it.
+        jobs_signing_secret: None,
     })
 }
 

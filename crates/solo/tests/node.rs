@@ -81,7 +81,7 @@ async fn a_node_answers_health_readiness_and_status() {
         "{text}"
     );
     assert!(
-        text.contains("database  sqlite") && text.contains("schema 3/3 current"),
+        text.contains("database  sqlite") && text.contains("schema 5/5 current"),
         "{text}"
     );
 
@@ -270,11 +270,11 @@ fn up_again_after(sql: &str) -> (Option<i32>, String) {
 #[test]
 fn a_database_from_a_newer_solo_is_refused_with_exit_5() {
     let (code, err) = up_again_after(
-        "INSERT INTO solo_migrations VALUES ('jobs', 1, 'create_jobs', 'abc', '9.9.9', '2030-01-01T00:00:00Z', 1)",
+        "INSERT INTO solo_migrations VALUES ('backups', 1, 'create_backups', 'abc', '9.9.9', '2030-01-01T00:00:00Z', 1)",
     );
     assert_eq!(code, Some(5), "{err}");
     assert!(
-        err.contains("jobs/0001 (create_jobs) applied by solo 9.9.9"),
+        err.contains("backups/0001 (create_backups) applied by solo 9.9.9"),
         "{err}"
     );
     assert!(err.contains("database is newer than this binary"), "{err}");
@@ -303,7 +303,7 @@ async fn nodes_share_one_postgres_and_see_each_other() {
     let b = NodeBuilder::new(SOLO).database_url(&url).spawn();
     let ready: serde_json::Value = get(&a.url("/readyz")).await.json().await.unwrap();
     assert_eq!(ready["database"], "postgres");
-    assert_eq!(ready["schema_version"], 3);
+    assert_eq!(ready["schema_version"], 5);
     let nodes: Vec<serde_json::Value> = get_as(&b, "/api/v1/nodes").await.json().await.unwrap();
     assert_eq!(nodes.len(), 2, "{nodes:?}");
     assert!(nodes.iter().all(|n| n["state"] == "up"), "{nodes:?}");

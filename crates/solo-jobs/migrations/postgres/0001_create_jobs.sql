@@ -14,6 +14,8 @@ CREATE TABLE jobs (
     unique_key       TEXT,
     tags             TEXT    NOT NULL DEFAULT '',
     errors           TEXT    NOT NULL DEFAULT '[]',
+    -- What the last successful attempt printed (command delivery).
+    output           TEXT,
     locked_by        TEXT,
     locked_until_us  BIGINT,
     created_at_us    BIGINT  NOT NULL,

@@ -42,6 +42,18 @@ pub async fn access(global: &GlobalArgs) -> Result<(Access, Db), CliError> {
     Ok((Access::new(db.clone(), settings), db))
 }
 
+/// This stack's settings and database, migrated: for commands that change
+/// things (`solo jobs enqueue`).
+pub async fn migrated_db(
+    global: &GlobalArgs,
+) -> Result<(crate::settings::NodeSettings, Db), CliError> {
+    let (path, stack) = settings::load_stack(global)?;
+    let node = settings::resolve(global, path, stack)?;
+    let db = Db::open(&node.db).await?;
+    Migrator::new(migrations::ALL, VERSION)?.run(&db).await?;
+    Ok((node, db))
+}
+
 /// Who the audit log names for a CLI change: the OS user at the keyboard.
 pub fn actor() -> Actor {
     let user = std::env::var("SUDO_USER")

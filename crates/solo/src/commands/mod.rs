@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod check;
 pub mod init;
+pub mod jobs;
 mod local;
 mod prompt;
 pub mod status;

@@ -13,7 +13,8 @@ const QUIET_DEPENDENCIES: &str = "sqlx=warn,hyper=warn,hyper_util=warn,h2=warn,r
 
 pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     let (path, stack) = settings::load_stack(global)?;
-    let settings = settings::resolve(global, path, stack)?;
+    let mut settings = settings::resolve(global, path, stack)?;
+    settings.jobs_signing_secret = crate::jobs::signing_secret(&settings.stack)?;
 
     let format = match settings.stack.log.format {
         ConfigLogFormat::Auto => LogFormat::detect(),
@@ -27,6 +28,9 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // A driver error that quotes the connection string must not leak it.
     if let Some(password) = settings.db.target.password() {
         redactor.register_secret(&password);
+    }
+    if let Some(secret) = &settings.jobs_signing_secret {
+        redactor.register_secret(secret);
     }
     init_logging(&filter, LogLayer::stdout(format, redactor.clone()))
         .map_err(|e| CliError::new(Exit::Config, "log_filter", anyhow::anyhow!(e)))?;
