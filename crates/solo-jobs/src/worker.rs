@@ -112,10 +112,14 @@ pub async fn run_worker(
     wakeup: Wakeup,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), JobError> {
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    // A job's slot is freed only once its outcome is recorded: a slow
-    // database slows claiming down instead of piling up finished jobs
-    // whose results a crash would lose.
+    // `slots`: handlers running at once (the queue's concurrency).
+    // `held`: jobs claimed and not yet recorded, at most twice that: the
+    // next batch runs while the last one is written, yet a slow database
+    // slows claiming down instead of piling up finished jobs whose results
+    // a crash would lose.
+    let concurrency = config.concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let held = Arc::new(Semaphore::new(concurrency * 2));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Finished>();
     // Jobs held here until their outcome is recorded: their leases are
     // extended every lease/3, so a long job (or an outcome waiting out a
@@ -146,7 +150,7 @@ pub async fn run_worker(
             break;
         }
         while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
+        let free = slots.available_permits().min(held.available_permits());
         let claimed = if free > 0 {
             match claim(
                 &db,
@@ -176,7 +180,10 @@ pub async fn run_worker(
         let got = claimed.len();
         let now = Utc::now();
         for job in claimed {
-            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            let (Ok(slot), Ok(hold)) = (
+                Arc::clone(&slots).try_acquire_owned(),
+                Arc::clone(&held).try_acquire_owned(),
+            ) else {
                 break;
             };
             config.metrics.waited(
@@ -204,7 +211,8 @@ pub async fn run_worker(
                     None => Outcome::Discard(format!("no handler for the kind `{}`", job.kind)),
                 };
                 metrics.ran(&queue, started.elapsed().as_secs_f64());
-                let _ = done.send((id, outcome, permit));
+                drop(slot);
+                let _ = done.send((id, outcome, hold));
             });
         }
         if got == 0 || got < free {
