@@ -8,8 +8,12 @@
 //! - `pickup_p50_ms` / `pickup_p99_ms`: one job enqueued into an idle
 //!   worker, from before the enqueue call to the handler starting.
 //!
-//!     cargo run --release -p solo-jobs --example queue_bench -- \
-//!         --engine sqlite|postgres [--jobs 50000] [--pickups 200]
+//! Run it with:
+//!
+//! ```text
+//! cargo run --release -p solo-jobs --example queue_bench -- \
+//!     --engine sqlite|postgres [--jobs 50000] [--pickups 200]
+//! ```
 //!
 //! PostgreSQL: `BENCH_DATABASE_URL` (an empty database). SQLite: a fresh
 //! file in a temporary directory, with solo's own settings (WAL,
@@ -69,7 +73,10 @@ fn config(queue: &str, handler: Handler) -> WorkerConfig {
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let k = (sorted.len() - 1) as f64 * p / 100.0;
-    let (lo, hi) = (k.floor() as usize, (k.ceil() as usize).min(sorted.len() - 1));
+    let (lo, hi) = (
+        k.floor() as usize,
+        (k.ceil() as usize).min(sorted.len() - 1),
+    );
     sorted[lo] + (sorted[hi] - sorted[lo]) * (k - lo as f64)
 }
 
