@@ -207,6 +207,10 @@ async fn render_job(
             }
             h2 { "Payload" }
             pre { (serde_json::to_string_pretty(&job.payload).unwrap_or_default()) }
+            @if let Some(output) = job.output.as_deref().filter(|o| !o.is_empty()) {
+                h2 { "Output" }
+                pre data-output { (output) }
+            }
             @if operator { p { (actions(&job, caller)) } }
         }
         section.card {

@@ -218,13 +218,20 @@ impl Jobs {
                 Some(self.worker_config(
                     &queue.name,
                     queue.concurrency,
+                    queue.retry_base,
                     HashMap::new(),
                     Some(handler),
                 ))
             })
             .collect();
         if !settings.builtin.is_empty() {
-            workers.push(self.worker_config(BUILTIN_QUEUE, 4, settings.builtin.clone(), None));
+            workers.push(self.worker_config(
+                BUILTIN_QUEUE,
+                4,
+                crate::DEFAULT_RETRY_BASE,
+                settings.builtin.clone(),
+                None,
+            ));
         }
         for config in workers {
             let (db, wakeup, stop) = (db.clone(), self.0.wakeup.clone(), stop.clone());
@@ -261,6 +268,7 @@ impl Jobs {
         &self,
         queue: &str,
         concurrency: usize,
+        retry_base: Duration,
         handlers: HashMap<String, Handler>,
         fallback: Option<Handler>,
     ) -> WorkerConfig {
@@ -273,7 +281,7 @@ impl Jobs {
             poll: Duration::from_secs(1),
             handlers,
             fallback,
-            retry_base: crate::DEFAULT_RETRY_BASE,
+            retry_base,
             shutdown_grace: settings.shutdown_grace,
             metrics: self.0.metrics.clone(),
         }

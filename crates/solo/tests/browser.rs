@@ -1,6 +1,7 @@
 //! The dashboard in a real headless Chromium against the real binary: sign
 //! in, enrol two-factor sign-in, sign out, sign in with a code, see the
-//! overview. Screenshots of each page are kept under
+//! overview; and the jobs pages, where an operator retries a discarded job
+//! with a button. Screenshots of each page are kept under
 //! `$CARGO_TARGET_TMPDIR/screenshots/` as test artifacts.
 #![allow(clippy::unwrap_used)]
 
@@ -15,6 +16,46 @@ use solo_test_support::node::{NodeBuilder, SoloNode};
 
 const SOLO: &str = env!("CARGO_BIN_EXE_solo");
 const PASSWORD: &str = "tangerine-oboe-43-glacier";
+
+fn solo(node: &SoloNode, args: &[&str]) {
+    let out = Command::new(SOLO)
+        .arg("--config")
+        .arg(node.dir().join("solo.toml"))
+        .args(args)
+        .env_remove("SOLO_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "solo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn sign_in(browser: &Browser, node: &SoloNode, name: &str) {
+    browser.goto(&node.url("/login")).await;
+    browser.type_into("input[name=name]", name).await;
+    browser.type_into("input[name=password]", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("dl.facts").await;
+}
+
+/// Reloads `path` until its text contains `needle`; panics after 15 s.
+async fn wait_for_text(browser: &Browser, node: &SoloNode, path: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        browser.goto(&node.url(path)).await;
+        let text = browser.page_text().await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never showed {needle:?}: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
 
 fn add_admin(node: &SoloNode, name: &str) {
     let mut child = Command::new(SOLO)
@@ -143,4 +184,75 @@ async fn sign_in_enrol_mfa_sign_out_and_back_in_with_a_code() {
     browser.goto(&node.url("/account")).await;
     browser.wait_for("form[action='/account/password']").await;
     browser.screenshot(&shot("10-account-phone")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_sees_a_discarded_job_and_retries_it_from_the_dashboard() {
+    let Some(browser) = Browser::start(
+        "browser::an_operator_sees_a_discarded_job_and_retries_it_from_the_dashboard",
+    )
+    .await
+    else {
+        return;
+    };
+    let flags = tempfile::tempdir().unwrap();
+    let ready = flags.path().join("ready");
+    // The job fails until the file exists.
+    let stack = format!(
+        r#"version = 1
+[[queues]]
+name = "checks"
+deliver = "command"
+command = ["sh", "-c", "test -e {ready} || {{ echo 'upstream not ready' >&2; exit 3; }}; echo all-good"]
+max_attempts = 1
+[[cron]]
+name = "nightly-report"
+schedule = "0 3 * * *"
+queue = "checks"
+"#,
+        ready = ready.display()
+    );
+    let node = NodeBuilder::new(SOLO).config(&stack).spawn();
+    add_admin(&node, "ann");
+    solo(
+        &node,
+        &["jobs", "enqueue", "--queue", "checks", "--kind", "probe"],
+    );
+    sign_in(&browser, &node, "ann").await;
+
+    // The queues at a glance, the discarded job with its error, the cron entry.
+    let text = wait_for_text(&browser, &node, "/jobs", "exit status 3").await;
+    assert!(
+        text.contains("checks") && text.contains("command") && text.contains("nightly-report"),
+        "{text}"
+    );
+    browser.wait_for("tr[data-queue=checks]").await;
+    browser.screenshot(&shot("11-jobs")).await;
+
+    // The job's page: its state, payload and every error.
+    browser.click("tr[data-job] a").await;
+    browser.wait_for("dl.facts").await;
+    let url = browser.current_url().await;
+    let id = url.rsplit('/').next().unwrap().to_owned();
+    let text = browser.page_text().await;
+    assert!(
+        text.contains("discarded") && text.contains("upstream not ready"),
+        "{text}"
+    );
+    browser.screenshot(&shot("12-job-discarded")).await;
+
+    // Fix the cause, press Retry: the job runs again and completes.
+    std::fs::write(&ready, "").unwrap();
+    browser.click("form[action$='/retry'] button").await;
+    let path = format!("/jobs/{id}");
+    let text = wait_for_text(&browser, &node, &path, "completed").await;
+    assert!(
+        text.contains("2 of 2"),
+        "the second attempt, one more allowed: {text}"
+    );
+    browser.screenshot(&shot("13-job-retried")).await;
+
+    // The retry is in the audit log, by ann.
+    let text = wait_for_text(&browser, &node, "/audit?action=jobs.retry", "jobs.retry").await;
+    assert!(text.contains("ann"), "{text}");
 }

@@ -431,6 +431,7 @@ url = "{url}"
 timeout = "2s"
 discard_statuses = [422]
 max_attempts = 3
+retry_base = "1h"
 "#
     );
     // Without the signing secret the node refuses to start, saying what to do.
@@ -478,6 +479,14 @@ max_attempts = 3
             .contains("503"),
         "{flaky}"
     );
+    // The queue's retry_base sets the backoff (the default is 15 s).
+    let next_try: chrono::DateTime<chrono::Utc> =
+        flaky["run_at"].as_str().unwrap().parse().unwrap();
+    let wait = next_try - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::minutes(50) && wait < chrono::Duration::minutes(70),
+        "retry in about an hour, not {wait}: {flaky}"
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.bad_signatures, 0);
     let ok = seen.verified.iter().find(|(k, _)| k == "ok").unwrap();
@@ -492,15 +501,36 @@ max_attempts = 3
 
 #[tokio::test(flavor = "multi_thread")]
 async fn command_delivery_runs_real_commands_and_keeps_their_output() {
-    let stack = r#"version = 1
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    let stack = format!(
+        r#"version = 1
 [[queues]]
 name = "scripts"
 deliver = "command"
 command = ["sh", "-c", "read -r payload; echo \"job $SOLO_JOB_ID kind $SOLO_JOB_KIND got $payload\"; [ \"$SOLO_JOB_KIND\" = ok ]"]
 timeout = "5s"
 max_attempts = 1
-"#;
-    let node = NodeBuilder::new(SOLO).config(stack).spawn();
+[[queues]]
+name = "chatty"
+deliver = "command"
+command = ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; echo; echo the-end"]
+timeout = "5s"
+[[queues]]
+name = "stuck"
+deliver = "command"
+command = ["sh", "-c", "sleep 30 & echo $! > {pid}; wait"]
+timeout = "300ms"
+max_attempts = 1
+[[queues]]
+name = "missing"
+deliver = "command"
+command = ["/nonexistent/solo-test-program"]
+max_attempts = 1
+"#,
+        pid = pid_file.display()
+    );
+    let node = NodeBuilder::new(SOLO).config(&stack).spawn();
     let api = Api::new(&node, token(&node, "operator"));
     let (_, enqueued) = api
         .post(
@@ -508,24 +538,91 @@ max_attempts = 1
             json!({ "jobs": [
         { "queue": "scripts", "kind": "ok", "payload": { "n": 5 } },
         { "queue": "scripts", "kind": "bad", "payload": {} },
+        { "queue": "chatty", "kind": "talk", "payload": {} },
+        { "queue": "stuck", "kind": "hang", "payload": {} },
+        { "queue": "missing", "kind": "nothing", "payload": {} },
     ] }),
         )
         .await;
-    let ok_id = enqueued["jobs"][0]["id"].as_i64().unwrap();
+    let id = |i: usize| enqueued["jobs"][i]["id"].as_i64().unwrap();
+    let ok_id = id(0);
     let done = api.wait_state(ok_id, "completed").await;
     let output = done["output"].as_str().unwrap_or_default();
     assert!(
         output.contains(&format!("job {ok_id} kind ok got {{\"n\":5}}")),
         "{done}"
     );
-    let bad = api
-        .wait_state(enqueued["jobs"][1]["id"].as_i64().unwrap(), "discarded")
-        .await;
+    let bad = api.wait_state(id(1), "discarded").await;
     let error = bad["errors"][0]["error"].as_str().unwrap();
     assert!(
         error.contains("exit status 1") && error.contains("kind bad"),
         "{error}"
     );
+
+    // 300 KB of output: the start and the end are kept, the middle cut.
+    let chatty = api.wait_state(id(2), "completed").await;
+    let output = chatty["output"].as_str().unwrap();
+    assert!(output.len() < 70 * 1024, "{} bytes kept", output.len());
+    assert!(output.starts_with("xxxx") && output.ends_with("the-end"));
+    assert!(output.contains("bytes cut"), "the cut is marked");
+
+    // A time-out kills the command and what it started.
+    let stuck = api.wait_state(id(3), "discarded").await;
+    assert!(
+        stuck["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 300ms"),
+        "{stuck}"
+    );
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // Gone, or a zombie waiting for a reaper: either way not running.
+        let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        });
+        if !alive {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the command's child survived its time-out"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let missing = api.wait_state(id(4), "discarded").await;
+    assert!(
+        missing["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not start `/nonexistent/solo-test-program`"),
+        "{missing}"
+    );
+
+    // Every outcome is counted per queue.
+    let (_, metrics) = api.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap();
+    for line in [
+        "solo_jobs_enqueued_total{queue=\"scripts\"} 2",
+        "solo_jobs_completed_total{queue=\"scripts\"} 1",
+        "solo_jobs_discarded_total{queue=\"scripts\"} 1",
+        "solo_jobs_completed_total{queue=\"chatty\"} 1",
+        "solo_jobs_discarded_total{queue=\"stuck\"} 1",
+        "solo_jobs_run_seconds_count{queue=\"scripts\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

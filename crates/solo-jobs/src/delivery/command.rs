@@ -52,8 +52,9 @@ impl CommandDelivery {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // A timed-out job, or a worker cut off at shutdown, leaves no
-            // process behind.
+            // Its own process group, so a time-out kills what it started
+            // too (a `sh -c` script's children), not just the command.
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(dir) = &self.working_dir {
             command.current_dir(dir);
@@ -64,6 +65,9 @@ impl CommandDelivery {
                 return Outcome::Failed(format!("could not start `{}`: {e}", self.program));
             }
         };
+        // Declared after `child`, so dropped before it: a time-out, or a
+        // worker cut off at shutdown, leaves no process behind.
+        let mut group = child.id().map(ProcessGroup);
         let payload = job.payload.to_string();
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
@@ -83,12 +87,16 @@ impl CommandDelivery {
         })
         .await;
         let Ok((stdout, stderr, status)) = finished else {
-            // Dropping the future dropped `child`: it is killed.
+            // `group` is dropped on return: the processes are killed.
             return Outcome::Failed(format!(
                 "timed out after {:?}: the command was killed",
                 self.timeout
             ));
         };
+        // It finished: what it started in the background is its business.
+        if let Some(group) = group.as_mut() {
+            group.disarm();
+        }
         let output = combined(&stdout, &stderr);
         match status {
             Ok(status) if status.success() => Outcome::Completed(output),
@@ -105,6 +113,35 @@ impl CommandDelivery {
             }
             Err(e) => Outcome::Failed(format!("waiting for `{}` failed: {e}", self.program)),
         }
+    }
+}
+
+/// A command's process group, killed when dropped unless disarmed.
+struct ProcessGroup(u32);
+
+impl ProcessGroup {
+    fn disarm(&mut self) {
+        self.0 = 0;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Ok(group) = libc::pid_t::try_from(self.0) else {
+            return;
+        };
+        if group > 1 {
+            kill_group(group);
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn kill_group(group: libc::pid_t) {
+    // SAFETY: kill(2) takes two integers and touches none of our memory.
+    // The group is the command's own (`process_group(0)`), not yet reaped.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
     }
 }
 
