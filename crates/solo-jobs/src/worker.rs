@@ -113,14 +113,13 @@ pub async fn run_worker(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), JobError> {
     // `slots`: handlers running at once (the queue's concurrency).
-    // `held`: jobs claimed and not yet recorded, at most four times that:
-    // the next batches run while the last one is written (measured: twice
-    // starves the claimer on PostgreSQL's commit), yet a slow database
+    // `held`: jobs claimed and not yet recorded, at most twice that: the
+    // next batch runs while the last one is written, yet a slow database
     // slows claiming down instead of piling up finished jobs whose results
     // a crash would lose.
     let concurrency = config.concurrency.max(1);
     let slots = Arc::new(Semaphore::new(concurrency));
-    let held = Arc::new(Semaphore::new(concurrency * 4));
+    let held = Arc::new(Semaphore::new(concurrency * 2));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Finished>();
     // Jobs held here until their outcome is recorded: their leases are
     // extended every lease/3, so a long job (or an outcome waiting out a

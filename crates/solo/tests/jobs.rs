@@ -552,6 +552,11 @@ max_attempts = 1
         output.contains(&format!("job {ok_id} kind ok got {{\"n\":5}}")),
         "{done}"
     );
+    let shown = cli_ok(&node, &["jobs", "show", &ok_id.to_string()]);
+    assert!(
+        shown.contains("output:\n") && shown.contains(&format!("  job {ok_id} kind ok got")),
+        "{shown}"
+    );
     let bad = api.wait_state(id(1), "discarded").await;
     let error = bad["errors"][0]["error"].as_str().unwrap();
     assert!(

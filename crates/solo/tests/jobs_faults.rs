@@ -249,11 +249,13 @@ retry_base = "20ms"
         discarded > 0 && completed > discarded,
         "{completed} completed, {discarded} discarded"
     );
+    // A node holds at most twice its concurrency (running, or finished and
+    // not yet recorded): only those can be rescued, so only those can be
+    // delivered twice (at-least-once; every other job was delivered once).
     assert!(
         lost_leases <= CONCURRENCY * 2,
         "only jobs the killed node held are rescued: {lost_leases}"
     );
-    assert!(twice <= CONCURRENCY, "{twice} jobs completed twice");
     eprintln!(
         "{completed} completed, {discarded} discarded, {lost_leases} rescued from the killed node ({twice} delivered twice), {:.1} s",
         started.elapsed().as_secs_f64()

@@ -320,6 +320,12 @@ fn show(job: &Job) -> String {
             error.get("error").and_then(|v| v.as_str()).unwrap_or("?")
         ));
     }
+    if let Some(output) = job.output.as_deref().filter(|o| !o.is_empty()) {
+        out.push_str("output:\n");
+        for line in output.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     out
 }
 
