@@ -22,22 +22,6 @@ fn state_pill(state: JobState) -> Markup {
     html! { span class=(class) { (state.as_str()) } }
 }
 
-fn last_error(job: &Job) -> String {
-    job.errors
-        .last()
-        .and_then(|e| e.get("error"))
-        .and_then(|e| e.as_str())
-        .map(|e| {
-            e.lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(120)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub(crate) struct JobsQuery {
     /// Only this queue.
@@ -135,7 +119,7 @@ fn job_table(title: &str, jobs: &Result<Vec<Job>, JobError>, caller: &Caller) ->
                                 td { a href={ "/jobs/" (job.id) } { (job.id) } }
                                 td { (job.queue) } td { (job.kind) }
                                 td { (job.attempt) " / " (job.max_attempts) }
-                                td { code { (last_error(job)) } }
+                                td { code { (job.last_error_summary(120)) } }
                                 td { @if operator { (actions(job, caller)) } }
                             }
                         },

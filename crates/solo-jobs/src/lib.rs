@@ -190,6 +190,20 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl Job {
+    /// The first line of the last attempt's error, at most `max_chars`
+    /// long: what a table of jobs shows.
+    pub fn last_error_summary(&self, max_chars: usize) -> String {
+        self.errors
+            .last()
+            .and_then(|e| e.get("error"))
+            .and_then(|e| e.as_str())
+            .and_then(|e| e.lines().next())
+            .map(|line| line.chars().take(max_chars).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// What a failed attempt led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOutcome {
@@ -381,4 +395,43 @@ pub async fn retry_in(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool, 
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, JobError> {
     store::get(db, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job_with_errors(errors: Vec<serde_json::Value>) -> Job {
+        let now = Utc::now();
+        Job {
+            id: 1,
+            queue: "q".into(),
+            kind: "k".into(),
+            payload: serde_json::Value::Null,
+            priority: 0,
+            run_at: now,
+            state: JobState::Retryable,
+            attempt: errors.len() as i64,
+            max_attempts: 5,
+            unique_key: None,
+            tags: vec![],
+            errors,
+            output: None,
+            locked_by: None,
+            locked_until: None,
+            created_at: now,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_is_the_first_line_of_the_last_error_cut_to_size() {
+        let job = job_with_errors(vec![
+            serde_json::json!({"attempt": 1, "error": "first failure"}),
+            serde_json::json!({"attempt": 2, "error": "HTTP 500 from the app\nbody: ..."}),
+        ]);
+        assert_eq!(job.last_error_summary(100), "HTTP 500 from the app");
+        assert_eq!(job.last_error_summary(8), "HTTP 500");
+        assert_eq!(job_with_errors(vec![]).last_error_summary(10), "");
+    }
 }

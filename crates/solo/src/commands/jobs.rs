@@ -264,20 +264,7 @@ fn table(jobs: &[Job]) -> String {
         "ID", "QUEUE", "KIND", "STATE", "ATTEMPT", "LAST ERROR"
     );
     for job in jobs {
-        let error = job
-            .errors
-            .last()
-            .and_then(|e| e.get("error"))
-            .and_then(|e| e.as_str())
-            .map(|e| {
-                e.lines()
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(60)
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
+        let error = job.last_error_summary(60);
         out.push_str(&format!(
             "{:>8}  {:<14} {:<24} {:<10} {:>3}/{:<3}  {}\n",
             job.id,
