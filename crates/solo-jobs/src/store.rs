@@ -120,6 +120,27 @@ pub(crate) async fn insert_tx(
 /// (id, unique key) of each inserted row.
 type Inserted = Vec<(i64, Option<String>)>;
 
+/// The SQLite bulk insert; the unique-key clause only when the batch
+/// has keys (as on PostgreSQL, rows that cannot conflict skip it).
+macro_rules! insert_sqlite_sql {
+    ($conflict:literal) => {
+        concat!(
+            "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                               unique_key, tags, created_at_us)
+             SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
+                    value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
+             FROM json_each($1) WHERE true
+             ORDER BY key ",
+            $conflict,
+            " RETURNING id, unique_key"
+        )
+    };
+}
+const INSERT_SQLITE_UNIQUE: &str = insert_sqlite_sql!(
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING"
+);
+const INSERT_SQLITE_PLAIN: &str = insert_sqlite_sql!("");
+
 async fn insert_sqlite<'e, E>(
     ex: E,
     rows: &[Prepared<'_>],
@@ -128,34 +149,77 @@ async fn insert_sqlite<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    let json: Vec<serde_json::Value> = rows
+    // The batch travels as one JSON array, written straight from
+    // borrowed fields (no intermediate `Value` per row).
+    #[derive(serde::Serialize)]
+    struct Row<'r> {
+        q: &'r str,
+        k: &'r str,
+        p: &'r str,
+        pr: i16,
+        r: i64,
+        s: i64,
+        m: u16,
+        u: Option<&'r str>,
+        t: &'r str,
+    }
+    let batch: Vec<Row<'_>> = rows
         .iter()
-        .map(|r| {
-            serde_json::json!({
-                "q": r.job.queue, "k": r.job.kind, "p": r.payload,
-                "pr": i64::from(r.job.priority), "r": r.run_at_us, "s": r.state,
-                "m": i64::from(r.job.max_attempts), "u": r.job.unique_key, "t": r.tags,
-            })
+        .map(|r| Row {
+            q: &r.job.queue,
+            k: &r.job.kind,
+            p: &r.payload,
+            pr: r.job.priority,
+            r: r.run_at_us,
+            s: r.state,
+            m: r.job.max_attempts,
+            u: r.job.unique_key.as_deref(),
+            t: &r.tags,
         })
         .collect();
-    Ok(sqlx::query(
-        "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
-                           unique_key, tags, created_at_us)
-         SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
-                value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
-         FROM json_each($1) WHERE true
-         ORDER BY key
-         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
-         RETURNING id, unique_key",
-    )
-    .bind(serde_json::Value::Array(json).to_string())
-    .bind(now_us)
-    .fetch_all(ex)
-    .await?
-    .iter()
-    .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
-    .collect::<Result<_, sqlx::Error>>()?)
+    let sql = if rows.iter().any(|r| r.job.unique_key.is_some()) {
+        INSERT_SQLITE_UNIQUE
+    } else {
+        INSERT_SQLITE_PLAIN
+    };
+    Ok(sqlx::query(sql)
+        .bind(serde_json::to_string(&batch).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .bind(now_us)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
 }
+
+/// The PostgreSQL bulk insert; `{conflict}` is where the unique-key
+/// clause goes.
+macro_rules! insert_postgres_sql {
+    ($conflict:literal) => {
+        concat!(
+            "WITH inserted AS (
+                 INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
+                                   unique_key, tags, created_at_us)
+                 SELECT q, k, p, pr, r, s, m, u, t, $10
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                             $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+                      WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
+                 ORDER BY ord ",
+            $conflict,
+            "
+                 RETURNING id, unique_key, queue
+             )
+             SELECT i.id, i.unique_key
+             FROM inserted i,
+                  (SELECT count(pg_notify('solo_jobs', d.queue)) AS woken
+                   FROM (SELECT DISTINCT queue FROM inserted) d) n"
+        )
+    };
+}
+const INSERT_POSTGRES_UNIQUE: &str = insert_postgres_sql!(
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING"
+);
+const INSERT_POSTGRES_PLAIN: &str = insert_postgres_sql!("");
 
 async fn insert_postgres<'e, E>(
     ex: E,
@@ -170,42 +234,34 @@ where
     // One statement: insert, then wake every node's claimer of the
     // queues that got work (NOTIFY is delivered at commit). The
     // cross join with a one-row aggregate makes the notify run.
-    Ok(sqlx::query(
-        "WITH inserted AS (
-             INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
-                               unique_key, tags, created_at_us)
-             SELECT q, k, p, pr, r, s, m, u, t, $10
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                         $6::bigint[], $7::bigint[], $8::text[], $9::text[])
-                  WITH ORDINALITY AS input (q, k, p, pr, r, s, m, u, t, ord)
-             ORDER BY ord
-             ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING
-             RETURNING id, unique_key, queue
-         )
-         SELECT i.id, i.unique_key
-         FROM inserted i,
-              (SELECT count(pg_notify('solo_jobs', d.queue)) AS woken
-               FROM (SELECT DISTINCT queue FROM inserted) d) n",
-    )
-    .bind(column(&|r| r.job.queue.clone()))
-    .bind(column(&|r| r.job.kind.clone()))
-    .bind(column(&|r| r.payload.clone()))
-    .bind(number(&|r| i64::from(r.job.priority)))
-    .bind(number(&|r| r.run_at_us))
-    .bind(number(&|r| r.state))
-    .bind(number(&|r| i64::from(r.job.max_attempts)))
-    .bind(
-        rows.iter()
-            .map(|r| r.job.unique_key.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(&|r| r.tags.clone()))
-    .bind(now_us)
-    .fetch_all(ex)
-    .await?
-    .iter()
-    .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
-    .collect::<Result<_, sqlx::Error>>()?)
+    // ON CONFLICT makes every row a speculative insertion (a lock and
+    // an extra WAL record each), so a batch without unique keys, which
+    // cannot conflict, goes without it.
+    let sql = if rows.iter().any(|r| r.job.unique_key.is_some()) {
+        INSERT_POSTGRES_UNIQUE
+    } else {
+        INSERT_POSTGRES_PLAIN
+    };
+    Ok(sqlx::query(sql)
+        .bind(column(&|r| r.job.queue.clone()))
+        .bind(column(&|r| r.job.kind.clone()))
+        .bind(column(&|r| r.payload.clone()))
+        .bind(number(&|r| i64::from(r.job.priority)))
+        .bind(number(&|r| r.run_at_us))
+        .bind(number(&|r| r.state))
+        .bind(number(&|r| i64::from(r.job.max_attempts)))
+        .bind(
+            rows.iter()
+                .map(|r| r.job.unique_key.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|r| r.tags.clone()))
+        .bind(now_us)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("unique_key")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Ids are handed out in input order, so the sorted ids belong, in
