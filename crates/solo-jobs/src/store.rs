@@ -127,8 +127,8 @@ macro_rules! insert_sqlite_sql {
         concat!(
             "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
                                unique_key, tags, created_at_us)
-             SELECT value ->> 'q', value ->> 'k', value ->> 'p', value ->> 'pr', value ->> 'r',
-                    value ->> 's', value ->> 'm', value ->> 'u', value ->> 't', $2
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+                    value ->> 5, value ->> 6, value ->> 7, value ->> 8, $2
              FROM json_each($1) WHERE true
              ORDER BY key ",
             $conflict,
@@ -149,32 +149,34 @@ async fn insert_sqlite<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    // The batch travels as one JSON array, written straight from
-    // borrowed fields (no intermediate `Value` per row).
-    #[derive(serde::Serialize)]
-    struct Row<'r> {
-        q: &'r str,
-        k: &'r str,
-        p: &'r str,
-        pr: i16,
-        r: i64,
-        s: i64,
-        m: u16,
-        u: Option<&'r str>,
-        t: &'r str,
-    }
+    // The batch travels as one JSON array of arrays (SQLite reads array
+    // elements faster than object keys), written straight from borrowed
+    // fields (no intermediate `Value` per row).
+    type Row<'r> = (
+        &'r str,
+        &'r str,
+        &'r str,
+        i16,
+        i64,
+        i64,
+        u16,
+        Option<&'r str>,
+        &'r str,
+    );
     let batch: Vec<Row<'_>> = rows
         .iter()
-        .map(|r| Row {
-            q: &r.job.queue,
-            k: &r.job.kind,
-            p: &r.payload,
-            pr: r.job.priority,
-            r: r.run_at_us,
-            s: r.state,
-            m: r.job.max_attempts,
-            u: r.job.unique_key.as_deref(),
-            t: &r.tags,
+        .map(|r| {
+            (
+                r.job.queue.as_str(),
+                r.job.kind.as_str(),
+                r.payload.as_str(),
+                r.job.priority,
+                r.run_at_us,
+                r.state,
+                r.job.max_attempts,
+                r.job.unique_key.as_deref(),
+                r.tags.as_str(),
+            )
         })
         .collect();
     let sql = if rows.iter().any(|r| r.job.unique_key.is_some()) {
