@@ -120,10 +120,32 @@ pub(crate) async fn insert_tx(
 /// (id, unique key) of each inserted row.
 type Inserted = Vec<(i64, Option<String>)>;
 
+/// Where a unique key refuses a row: equal key, job not finished.
+macro_rules! unique_key_conflict {
+    () => {
+        "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING"
+    };
+}
+
+/// `ON CONFLICT` makes every row a speculative insertion (a lock and,
+/// on PostgreSQL, an extra WAL record each); a batch without unique
+/// keys cannot conflict, so it takes the statement without the clause.
+fn with_or_without_keys(
+    rows: &[Prepared<'_>],
+    with_keys: &'static str,
+    without: &'static str,
+) -> &'static str {
+    if rows.iter().any(|r| r.job.unique_key.is_some()) {
+        with_keys
+    } else {
+        without
+    }
+}
+
 /// The SQLite bulk insert; the unique-key clause only when the batch
 /// has keys (as on PostgreSQL, rows that cannot conflict skip it).
 macro_rules! insert_sqlite_sql {
-    ($conflict:literal) => {
+    ($conflict:expr) => {
         concat!(
             "INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
                                unique_key, tags, created_at_us)
@@ -136,9 +158,7 @@ macro_rules! insert_sqlite_sql {
         )
     };
 }
-const INSERT_SQLITE_UNIQUE: &str = insert_sqlite_sql!(
-    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING"
-);
+const INSERT_SQLITE_UNIQUE: &str = insert_sqlite_sql!(unique_key_conflict!());
 const INSERT_SQLITE_PLAIN: &str = insert_sqlite_sql!("");
 
 async fn insert_sqlite<'e, E>(
@@ -179,11 +199,7 @@ where
             )
         })
         .collect();
-    let sql = if rows.iter().any(|r| r.job.unique_key.is_some()) {
-        INSERT_SQLITE_UNIQUE
-    } else {
-        INSERT_SQLITE_PLAIN
-    };
+    let sql = with_or_without_keys(rows, INSERT_SQLITE_UNIQUE, INSERT_SQLITE_PLAIN);
     Ok(sqlx::query(sql)
         .bind(serde_json::to_string(&batch).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
         .bind(now_us)
@@ -197,7 +213,7 @@ where
 /// The PostgreSQL bulk insert; `{conflict}` is where the unique-key
 /// clause goes.
 macro_rules! insert_postgres_sql {
-    ($conflict:literal) => {
+    ($conflict:expr) => {
         concat!(
             "WITH inserted AS (
                  INSERT INTO jobs (queue, kind, payload, priority, run_at_us, state, max_attempts,
@@ -218,9 +234,7 @@ macro_rules! insert_postgres_sql {
         )
     };
 }
-const INSERT_POSTGRES_UNIQUE: &str = insert_postgres_sql!(
-    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 3 DO NOTHING"
-);
+const INSERT_POSTGRES_UNIQUE: &str = insert_postgres_sql!(unique_key_conflict!());
 const INSERT_POSTGRES_PLAIN: &str = insert_postgres_sql!("");
 
 async fn insert_postgres<'e, E>(
@@ -236,14 +250,7 @@ where
     // One statement: insert, then wake every node's claimer of the
     // queues that got work (NOTIFY is delivered at commit). The
     // cross join with a one-row aggregate makes the notify run.
-    // ON CONFLICT makes every row a speculative insertion (a lock and
-    // an extra WAL record each), so a batch without unique keys, which
-    // cannot conflict, goes without it.
-    let sql = if rows.iter().any(|r| r.job.unique_key.is_some()) {
-        INSERT_POSTGRES_UNIQUE
-    } else {
-        INSERT_POSTGRES_PLAIN
-    };
+    let sql = with_or_without_keys(rows, INSERT_POSTGRES_UNIQUE, INSERT_POSTGRES_PLAIN);
     Ok(sqlx::query(sql)
         .bind(column(&|r| r.job.queue.clone()))
         .bind(column(&|r| r.job.kind.clone()))
