@@ -35,8 +35,10 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, ConfigErrorKind};
 pub use sections::{
-    AccessSection, CronSection, DatabaseSection, HttpSection, JobsSection, LogSection, MissedTicks,
-    NodeSection, QueueDelivery, QueueSection, StackFile, SubscriptionSection, TlsFiles,
+    AccessSection, AppSection, CronSection, DatabaseSection, HealthSection, HttpSection,
+    JobsSection, LogSection, MissedTicks, NodeSection, PreflightSection, ProxySection,
+    QueueDelivery, QueueSection, RestartSection, StackFile, SubscriptionSection, TlsFiles,
+    WatchSection,
 };
 pub use values::{
     ByteSize, DatabaseUrl, Duration, ListenAddr, LogFormat, LogLevel, Origin, Schedule, TimeZone,

@@ -77,6 +77,10 @@ impl ApiError {
     pub fn code(&self) -> &str {
         &self.code
     }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl std::fmt::Display for ApiError {

@@ -101,21 +101,7 @@ impl TryFrom<RawHttpSection> for HttpSection {
     type Error = Note;
 
     fn try_from(raw: RawHttpSection) -> Result<Self, Note> {
-        let both = "set both `tls_cert` and `tls_key` to serve HTTPS, or neither for plain HTTP";
-        let tls = match (raw.tls_cert, raw.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(Note::new("`tls_cert` is set, but `tls_key` is missing")
-                    .help(Some(both.to_owned()))
-                    .key("tls_cert"));
-            }
-            (None, Some(_)) => {
-                return Err(Note::new("`tls_key` is set, but `tls_cert` is missing")
-                    .help(Some(both.to_owned()))
-                    .key("tls_key"));
-            }
-        };
+        let tls = tls_pair(raw.tls_cert, raw.tls_key)?;
         Ok(Self {
             request_timeout: raw.request_timeout,
             body_limit: raw.body_limit,
@@ -124,6 +110,24 @@ impl TryFrom<RawHttpSection> for HttpSection {
             tls,
             public_metrics: raw.public_metrics,
         })
+    }
+}
+
+/// `tls_cert` and `tls_key` come together or not at all.
+pub(super) fn tls_pair(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, Note> {
+    let both = "set both `tls_cert` and `tls_key` to serve HTTPS, or neither for plain HTTP";
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Note::new("`tls_cert` is set, but `tls_key` is missing")
+            .help(Some(both.to_owned()))
+            .key("tls_cert")),
+        (None, Some(_)) => Err(Note::new("`tls_key` is set, but `tls_cert` is missing")
+            .help(Some(both.to_owned()))
+            .key("tls_key")),
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`StackFile`](crate::StackFile) with `#[serde(default, deserialize_with = "table")]`.
 
 mod access;
+mod app;
 mod cron;
 mod database;
 mod http;
@@ -10,6 +11,8 @@ mod jobs;
 mod log;
 mod names;
 mod node;
+mod preflight;
+mod proxy;
 mod queue;
 mod stack;
 
@@ -22,12 +25,15 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use access::AccessSection;
+pub use app::{AppSection, HealthSection, RestartSection, WatchSection};
 pub use cron::{CronSection, MissedTicks, SubscriptionSection};
 pub use database::DatabaseSection;
 pub use http::{HttpSection, TlsFiles};
 pub use jobs::JobsSection;
 pub use log::LogSection;
 pub use node::NodeSection;
+pub use preflight::PreflightSection;
+pub use proxy::ProxySection;
 pub use queue::{QueueDelivery, QueueSection};
 pub use stack::StackFile;
 

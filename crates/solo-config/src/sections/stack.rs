@@ -1,8 +1,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    AccessSection, CronSection, DatabaseSection, HttpSection, JobsSection, LogSection, NodeSection,
-    QueueSection, SubscriptionSection,
+    AccessSection, AppSection, CronSection, DatabaseSection, HttpSection, JobsSection, LogSection,
+    NodeSection, PreflightSection, ProxySection, QueueSection, SubscriptionSection,
 };
 use crate::CURRENT_VERSION;
 use crate::diagnose::Note;
@@ -44,6 +44,27 @@ pub struct StackFile {
     /// `[[subscriptions]]`
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<SubscriptionSection>,
+    /// `[app]`: none when solo does not run an app (jobs and monitors only).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_table"
+    )]
+    pub app: Option<AppSection>,
+    /// `[proxy]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub proxy: ProxySection,
+    /// `[preflight]`
+    #[serde(default, deserialize_with = "super::table")]
+    pub preflight: PreflightSection,
+}
+
+fn opt_table<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    super::table(deserializer).map(Some)
 }
 
 impl Default for StackFile {
@@ -59,6 +80,9 @@ impl Default for StackFile {
             queues: Vec::new(),
             cron: Vec::new(),
             subscriptions: Vec::new(),
+            app: None,
+            proxy: ProxySection::default(),
+            preflight: PreflightSection::default(),
         }
     }
 }
