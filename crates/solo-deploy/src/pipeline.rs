@@ -251,7 +251,17 @@ async fn make_release(
         &mut tx,
         "deploy.release",
         &format!("{}@{version}", app.name),
-        serde_json::json!({ "commit": manifest.commit, "checksum": checksum, "dir": dir }),
+        serde_json::json!({
+            "commit": manifest.commit,
+            "checksum": checksum,
+            "dir": dir,
+            // A skipped preflight is on the record.
+            "preflight": manifest
+                .steps
+                .iter()
+                .find(|s| s.name == "preflight")
+                .map_or("not run".to_owned(), |s| s.detail.clone().unwrap_or_else(|| "passed".into())),
+        }),
     )
     .await?;
     tx.commit().await?;

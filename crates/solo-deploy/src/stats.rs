@@ -4,14 +4,14 @@
 //! commit to live.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use solo_store::Db;
 
 use crate::{DeployError, Release, Run, RunKind, RunState, store};
 
 pub const WINDOW_DAYS: i64 = 30;
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryStats {
     pub window_days: i64,
     /// Deploys attempted in the window (failed ones included).

@@ -7,7 +7,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -15,9 +14,9 @@ use crate::error::ErrorBody;
 use crate::guard::{AllowAll, RequestGuard, run_guard};
 use crate::metrics::HttpMetrics;
 use crate::middleware::errors::{ErrorContext, render_errors};
+use crate::middleware::limits::{Limits, limits};
 use crate::middleware::observe::observe;
 use crate::middleware::security::security_headers;
-use crate::middleware::time_limit::time_limit;
 use crate::settings::HttpSettings;
 use crate::system::{self, SystemState};
 
@@ -108,8 +107,14 @@ pub fn build_app_with<G: RequestGuard>(
         // error shape from the layers outside.
         .route_layer(from_fn_with_state(guard, run_guard::<G>))
         .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
-        .layer(from_fn_with_state(settings.request_timeout, time_limit))
+        .layer(from_fn_with_state(
+            Arc::new(Limits {
+                body_limit: settings.body_limit,
+                request_timeout: settings.request_timeout,
+                upload_paths: settings.upload_paths.clone(),
+            }),
+            limits,
+        ))
         .layer(tower::util::option_layer(cors(&settings.cors_origins)))
         .layer(from_fn_with_state(errors, render_errors))
         .layer(from_fn_with_state(Arc::new(metrics), observe))

@@ -19,6 +19,9 @@ pub struct HttpSettings {
     pub shutdown_grace: Duration,
     /// Serve HTTPS with this certificate instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Request paths that take uploads: they bound their own body and run
+    /// without the request time limit (a release archive, then its deploy).
+    pub upload_paths: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -31,6 +34,7 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
             tls: None,
+            upload_paths: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! [`storage_tests!`]), and the real `solo` binary as a child process
 //! ([`node`]).
 
+pub mod app;
 pub mod browser;
 pub mod engines;
 pub mod node;

@@ -56,6 +56,12 @@ const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/jobs/{id}/retry", AtLeast(Operator)),
     rule("POST", "/api/v1/jobs/{id}/cancel", AtLeast(Operator)),
     rule("POST", "/api/v1/jobs/purge", AtLeast(Operator)),
+    // Deploys: viewers read; operators deploy and roll back.
+    rule("POST", "/api/v1/deploys", AtLeast(Operator)),
+    rule("GET", "/api/v1/deploys/{id}", AtLeast(Viewer)),
+    rule("GET", "/api/v1/releases", AtLeast(Viewer)),
+    rule("POST", "/api/v1/releases/rollback", AtLeast(Operator)),
+    rule("GET", "/api/v1/releases/stats", AtLeast(Viewer)),
     rule("GET", "/api/v1/queues", AtLeast(Viewer)),
     rule("GET", "/api/v1/cron", AtLeast(Viewer)),
     rule("POST", "/api/v1/events", AtLeast(Operator)),

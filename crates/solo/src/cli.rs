@@ -88,6 +88,63 @@ pub enum Command {
     /// Scheduled jobs from solo.toml's [[cron]]
     #[command(subcommand)]
     Cron(CronCommand),
+    /// Check the code before it ships: debugging leftovers, secrets, uncommitted changes, env, tests
+    Preflight,
+    /// Build the app, make a release and switch to it with zero downtime
+    Deploy(DeployArgs),
+    /// Bring back the release before the current one (or a named one)
+    Rollback(RollbackArgs),
+    /// The app's releases and deploys
+    Releases(ReleasesArgs),
+    /// The app's output (stdout and stderr), secrets redacted
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Deploy to the node at this URL (with SOLO_TOKEN) instead of this machine's
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    /// Skip the preflight checks (recorded in the audit log)
+    #[arg(long)]
+    pub skip_preflight: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// The kept release to bring back [default: the one before the current]
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Why, for the record
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReleasesArgs {
+    #[command(subcommand)]
+    pub command: Option<ReleasesCommand>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReleasesCommand {
+    /// Delivery figures: deploy frequency, change failure rate, time to restore, lead time
+    Stats,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// Keep printing new lines as they come
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// A release's version [default: the newest]
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    /// How many lines from the end to start with
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub lines: usize,
 }
 
 /// Filters shared by `solo jobs list` and `solo jobs purge`.

@@ -16,6 +16,8 @@ pub enum Exit {
     /// The database refused this binary: its schema is newer, or an applied
     /// migration was changed.
     Schema = 5,
+    /// A deploy or rollback did not go live; the release before it serves.
+    NotLive = 6,
 }
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -25,7 +27,8 @@ Exit codes:
   2  wrong command line
   3  solo.toml missing or invalid
   4  no node answered (solo status)
-  5  the database refused this binary (schema newer than solo, or a changed migration)";
+  5  the database refused this binary (schema newer than solo, or a changed migration)
+  6  a deploy or rollback did not go live (the release before it still serves)";
 
 /// An error on its way to the user: what to print, and how to exit.
 pub struct CliError {

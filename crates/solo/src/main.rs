@@ -6,6 +6,7 @@ mod access_rules;
 mod api;
 mod cli;
 mod commands;
+mod deploy;
 mod exit;
 mod jobs;
 mod migrations;
@@ -65,6 +66,15 @@ fn run(cli: Cli, url_from_flag: bool) -> Result<(), CliError> {
         Command::Audit(command) => runtime()?.block_on(commands::audit::run(&cli.global, command)),
         Command::Jobs(command) => runtime()?.block_on(commands::jobs::run(&cli.global, command)),
         Command::Cron(command) => runtime()?.block_on(commands::jobs::cron(&cli.global, command)),
+        Command::Preflight => commands::preflight::run(&cli.global),
+        Command::Deploy(args) => runtime()?.block_on(commands::deploy::deploy(&cli.global, &args)),
+        Command::Rollback(args) => {
+            runtime()?.block_on(commands::deploy::rollback(&cli.global, &args))
+        }
+        Command::Releases(args) => {
+            runtime()?.block_on(commands::deploy::releases(&cli.global, &args))
+        }
+        Command::Logs(args) => commands::logs::run(&cli.global, &args),
     }
 }
 

@@ -8,4 +8,5 @@ pub const ALL: &[MigrationSet] = &[
     solo_audit::MIGRATIONS,
     solo_access::MIGRATIONS,
     solo_jobs::MIGRATIONS,
+    solo_deploy::MIGRATIONS,
 ];

@@ -16,7 +16,7 @@ use solo_access::{Access, AccessSettings, Guard};
 use solo_cluster::{Cluster, NodeInfo};
 use solo_dashboard::Dashboard;
 use solo_http::{AppRoutes, HttpMetrics, NodeIdentity, SystemState};
-use solo_observe::MetricsRegistry;
+use solo_observe::{MetricsRegistry, Redactor};
 use solo_store::{Db, Migrator};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,6 +35,7 @@ const STOP_STEP_LIMIT: Duration = Duration::from_secs(5);
 
 pub async fn run(
     settings: NodeSettings,
+    redactor: Redactor,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CliError> {
     let started = Instant::now();
@@ -59,6 +60,8 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .or_fail(|| "cannot read the bound address".into())?;
+    let proxy_listeners =
+        crate::deploy::bind_proxy(&settings.stack, &settings.config_dir(), &settings.http).await?;
     let tls = settings
         .http
         .tls
@@ -71,6 +74,7 @@ pub async fn run(
     register_node_metrics(&metrics, &db, started_at);
     let http_metrics = HttpMetrics::register(&metrics);
     let job_metrics = solo_jobs::JobMetrics::register(&metrics);
+    let proxy_metrics = solo_deploy::ProxyMetrics::register(&metrics);
 
     let cluster = Cluster::new(db.clone());
     let me = NodeInfo {
@@ -101,7 +105,7 @@ pub async fn run(
         settings.db.target.describe(),
     );
     let access = Access::new(db.clone(), access_settings(&settings.stack.access));
-    write_local_token(&settings.data_dir, &access, &node_id).await?;
+    write_local_tokens(&settings.data_dir, &access, &node_id).await?;
     let rules = AccessRules::new(&access_rules::table(settings.stack.http.public_metrics))
         .map_err(|e| {
             CliError::failure(anyhow::Error::new(e).context("the access rules are invalid"))
@@ -116,6 +120,14 @@ pub async fn run(
         )?,
         job_metrics,
     );
+    let proxy =
+        solo_deploy::Proxy::new(proxy_metrics, settings.stack.proxy.request_timeout.as_std());
+    let deploys = solo_deploy::Deploys::new(
+        db.clone(),
+        crate::deploy::settings(&settings.stack, &settings.data_dir),
+        proxy.clone(),
+        redactor,
+    );
     let pages = solo_dashboard::routes(Dashboard {
         access: access.clone(),
         db: db.clone(),
@@ -128,7 +140,8 @@ pub async fn run(
         .merge(crate::api::routes())
         .merge(solo_access::routes(access.clone()))
         .merge(solo_audit::routes(db.clone()))
-        .merge(solo_jobs::routes(jobs.clone()));
+        .merge(solo_jobs::routes(jobs.clone()))
+        .merge(solo_deploy::routes(deploys.clone()));
     let app = solo_http::build_app_with(
         AppRoutes { api, pages },
         Guard::new(access, rules),
@@ -138,8 +151,13 @@ pub async fn run(
     );
 
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let proxy_addrs = match &proxy_listeners {
+        Some(proxy) => crate::deploy::addresses(proxy)?,
+        None => Vec::new(),
+    };
     tracing::info!(
         addr = %addr,
+        proxy = %proxy_addrs.join(","),
         url = %format!("{scheme}://{addr}"),
         node_id = %node_id,
         version = VERSION,
@@ -154,11 +172,52 @@ pub async fn run(
     let (jobs_stop_tx, jobs_stop_rx) = watch::channel(false);
     let jobs_grace = settings.stack.jobs.shutdown_grace.as_std();
     let jobs_task = tokio::spawn(jobs.run(jobs_stop_rx));
+    // The proxy stops accepting with the API and drains its requests;
+    // only then is the app stopped.
+    let (serve_stop_tx, serve_stop_rx) = watch::channel(false);
+    let (deploys_stop_tx, deploys_stop_rx) = watch::channel(false);
+    let deploys_task = tokio::spawn(deploys.run(deploys_stop_rx));
+    let mut proxy_tasks = tokio::task::JoinSet::new();
+    if let Some(proxy_listeners) = proxy_listeners {
+        for listener in proxy_listeners.listeners {
+            let router = proxy.router();
+            let tls = proxy_listeners.tls.clone();
+            let http = proxy_listeners.http.clone();
+            let mut stop = serve_stop_rx.clone();
+            proxy_tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                solo_http::serve(listener, tls, router, &http, stopped).await
+            });
+        }
+    }
     let shutdown = async move {
         shutdown.await;
         let _ = jobs_stop_tx.send(true);
+        let _ = serve_stop_tx.send(true);
     };
     let drained = solo_http::serve(listener, tls, app, &settings.http, shutdown).await;
+    if tokio::time::timeout(settings.http.shutdown_grace + STOP_STEP_LIMIT, async {
+        while proxy_tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("the proxy did not stop in time");
+    }
+    let _ = deploys_stop_tx.send(true);
+    let app_stop = settings
+        .stack
+        .app
+        .as_ref()
+        .map_or(Duration::ZERO, |app| app.stop_timeout.as_std());
+    match tokio::time::timeout(app_stop + STOP_STEP_LIMIT, deploys_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "the app's supervisor stopped with an error"),
+        Ok(Err(error)) => tracing::warn!(%error, "the app's supervisor panicked"),
+        Err(_) => tracing::warn!("the app did not stop in time"),
+    }
     // Running jobs get their grace; the workers then hand back what is left.
     let jobs_abort = jobs_task.abort_handle();
     match tokio::time::timeout(jobs_grace + STOP_STEP_LIMIT, jobs_task).await {
@@ -301,20 +360,31 @@ pub fn access_settings(section: &solo_config::AccessSection) -> AccessSettings {
 /// The CLI on this machine reaches the node's API with this viewer token
 /// (`solo status`). A new one at every start; the old one is revoked.
 pub const LOCAL_TOKEN_FILE: &str = "local-token";
+/// …and with this operator token for what only the node can do
+/// (`solo deploy`, `solo rollback`): the node runs the app. Whoever can
+/// read the data directory (0700) can read the SQLite database anyway.
+pub const LOCAL_OPERATOR_TOKEN_FILE: &str = "local-operator-token";
 
-async fn write_local_token(
+async fn write_local_tokens(
     data_dir: &Path,
     access: &Access,
     node_id: &str,
 ) -> Result<(), CliError> {
-    // Viewer: enough for `solo status`; changes go through `solo users`,
-    // `solo tokens` (the database) or a token someone chose to create.
-    let token = access
+    let viewer = access
         .issue_local_token(node_id, solo_access::Role::Viewer)
         .await
         .or_fail(|| "cannot issue the local CLI token".into())?;
-    let path = data_dir.join(LOCAL_TOKEN_FILE);
-    let tmp = data_dir.join(format!("{LOCAL_TOKEN_FILE}.tmp"));
+    write_token_file(data_dir, LOCAL_TOKEN_FILE, &viewer)?;
+    let operator = access
+        .issue_local_token(&format!("operator:{node_id}"), solo_access::Role::Operator)
+        .await
+        .or_fail(|| "cannot issue the local CLI token".into())?;
+    write_token_file(data_dir, LOCAL_OPERATOR_TOKEN_FILE, &operator)
+}
+
+fn write_token_file(data_dir: &Path, name: &str, token: &str) -> Result<(), CliError> {
+    let path = data_dir.join(name);
+    let tmp = data_dir.join(format!("{name}.tmp"));
     {
         use std::os::unix::fs::OpenOptionsExt;
         // A leftover from a crash would keep its old mode: start afresh.

@@ -66,7 +66,7 @@ pub fn load_stack(global: &GlobalArgs) -> Result<(PathBuf, StackFile), CliError>
 }
 
 /// Directory that relative paths in solo.toml are relative to.
-fn config_dir(config_path: &Path) -> PathBuf {
+pub fn config_dir(config_path: &Path) -> PathBuf {
     match config_path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
@@ -179,6 +179,7 @@ pub fn resolve(
             .collect(),
         shutdown_grace: stack.http.shutdown_grace.as_std(),
         tls: tls_files(&base, &stack),
+        upload_paths: vec![solo_deploy::UPLOAD_PATH.to_owned()],
     };
     Ok(NodeSettings {
         config_path,

@@ -3,6 +3,6 @@
 //! the request time limit and the body limit.
 
 pub(crate) mod errors;
+pub(crate) mod limits;
 pub(crate) mod observe;
 pub(crate) mod security;
-pub(crate) mod time_limit;

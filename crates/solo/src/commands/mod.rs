@@ -1,8 +1,12 @@
 pub mod audit;
 pub mod check;
+pub mod deploy;
 pub mod init;
 pub mod jobs;
 mod local;
+pub mod logs;
+pub mod node_api;
+pub mod preflight;
 mod prompt;
 pub mod status;
 pub mod tokens;

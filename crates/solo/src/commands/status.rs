@@ -1,7 +1,5 @@
 //! `solo status`: ask a running node how it is.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,9 +7,9 @@ use solo_cluster::{NodeState, NodeView};
 use solo_http::NodeStatus;
 
 use crate::cli::GlobalArgs;
-use crate::exit::{CliError, Exit};
+use crate::commands::node_api::{Need, NodeApi};
+use crate::exit::CliError;
 use crate::output;
-use crate::settings;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -25,147 +23,16 @@ struct StatusReport {
 pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // solo.toml is optional here: status works from any directory with
     // --listen, and reads the file only to find the node.
-    let config_path = settings::config_path(global);
-    // Only the address, the certificate and the data directory (for the
-    // local token): status talks to the node over HTTP, so the database URL
-    // is none of its business.
-    let (listen, tls_cert, data_dir) = if config_path.exists() {
-        let (path, stack) = settings::load_stack(global)?;
-        let client = settings::client_settings(global, &path, &stack);
-        (client.listen, client.tls_cert, client.data_dir)
-    } else {
-        (
-            global.listen.unwrap_or(settings::DEFAULT_LISTEN),
-            None,
-            global
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(".solo")),
-        )
-    };
-    let base = base_url(settings::client_address(listen), tls_cert.is_some());
-    let client = client(tls_cert)?;
-    // The local token is for this machine's node: never sent elsewhere.
-    let token = api_token(
-        &data_dir,
-        settings::client_address(listen).ip().is_loopback(),
-    );
-
-    let node: NodeStatus = get_json(&client, &base, "/api/v1/status", &token).await?;
-    let nodes: Vec<NodeView> = get_json(&client, &base, "/api/v1/nodes", &token).await?;
+    let api = NodeApi::local(global, Need::Read, Some(TIMEOUT))?;
+    let node: NodeStatus = api.get_json("/api/v1/status").await?;
+    let nodes: Vec<NodeView> = api.get_json("/api/v1/nodes").await?;
     let report = StatusReport {
-        url: base,
+        url: api.base.clone(),
         node,
         nodes,
     };
     output::emit(global.json, &report, || human(&report));
     Ok(())
-}
-
-fn base_url(addr: SocketAddr, tls: bool) -> String {
-    if !tls {
-        return format!("http://{addr}");
-    }
-    // Certificates name hosts, not loopback IPs.
-    if addr.ip().is_loopback() {
-        format!("https://localhost:{}", addr.port())
-    } else {
-        format!("https://{addr}")
-    }
-}
-
-fn client(tls_cert: Option<PathBuf>) -> Result<reqwest::Client, CliError> {
-    let mut builder = reqwest::Client::builder().timeout(TIMEOUT);
-    if let Some(cert) = tls_cert {
-        // Trust the node's own certificate, so a self-signed one works.
-        let pem = std::fs::read(&cert).map_err(|e| {
-            CliError::failure(
-                anyhow::Error::new(e).context(format!("cannot read {}", cert.display())),
-            )
-        })?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            CliError::failure(anyhow::Error::new(e).context("invalid TLS certificate"))
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder.build().map_err(|e| {
-        CliError::failure(anyhow::Error::new(e).context("cannot build the HTTP client"))
-    })
-}
-
-/// The token to call the API with: `SOLO_TOKEN`, else the local token the
-/// node on this machine wrote into its data directory. Never a flag:
-/// arguments are visible to every user of the machine.
-struct ApiToken {
-    token: Option<String>,
-    /// Where it was looked for, for the hint when there is none.
-    looked_at: PathBuf,
-}
-
-fn api_token(data_dir: &std::path::Path, local_node: bool) -> ApiToken {
-    let looked_at = data_dir.join(crate::node::LOCAL_TOKEN_FILE);
-    let token = std::env::var("SOLO_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| {
-            local_node
-                .then(|| std::fs::read_to_string(&looked_at).ok())
-                .flatten()
-        })
-        .map(|t| t.trim().to_owned());
-    ApiToken { token, looked_at }
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-    token: &ApiToken,
-) -> Result<T, CliError> {
-    let url = format!("{base}{path}");
-    let mut request = client.get(&url);
-    if let Some(token) = &token.token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.map_err(|e| {
-        let why = if e.is_timeout() {
-            "timed out".to_owned()
-        } else if e.is_connect() {
-            "connection refused or host unreachable".to_owned()
-        } else {
-            e.to_string()
-        };
-        CliError::new(
-            Exit::Unreachable,
-            "unreachable",
-            anyhow::anyhow!(
-                "no solo node answers at {base} ({why}); start one with `solo up`, or point --listen (SOLO_LISTEN) at it"
-            ),
-        )
-    })?;
-    let status = response.status();
-    if status == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(CliError::new(
-            Exit::Failure,
-            "unauthorized",
-            anyhow::anyhow!(
-                "the node at {base} wants credentials: run this on the node's machine so solo can \
-                 read its local token ({}), or set SOLO_TOKEN to an API token (`solo tokens create`)",
-                token.looked_at.display()
-            ),
-        ));
-    }
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        return Err(CliError::failure(anyhow::anyhow!(
-            "{url} answered {status}: {body}"
-        )));
-    }
-    response.json().await.map_err(|e| {
-        CliError::failure(anyhow::Error::new(e).context(format!(
-            "{url} answered something that is not a solo status; is it a solo node?"
-        )))
-    })
 }
 
 fn human(report: &StatusReport) -> String {

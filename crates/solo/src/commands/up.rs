@@ -38,5 +38,5 @@ pub async fn run(global: &GlobalArgs) -> Result<(), CliError> {
     // everything else: structured, with the request id, and redacted.
     solo_observe::log_panics();
 
-    node::run(settings, node::shutdown_signal()).await
+    node::run(settings, redactor, node::shutdown_signal()).await
 }

@@ -1,0 +1,587 @@
+//! Deploys end to end: the real `solo` binary, a real app (built by the
+//! test suite: `solo-test-app`), real HTTP through solo's proxy under
+//! continuous load, the real CLI. Each release of the app is a commit of a
+//! small git repository whose `version.txt` and `mode.txt` say how it
+//! behaves.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use solo_test_support::app::test_app;
+use solo_test_support::node::{NodeBuilder, SoloNode};
+
+const SOLO: &str = env!("CARGO_BIN_EXE_solo");
+
+/// A git repository holding the app's release files and solo.toml.
+struct Project {
+    dir: tempfile::TempDir,
+    proxy: SocketAddr,
+}
+
+impl Project {
+    fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let proxy = free_addr();
+        let toml = format!(
+            r#"version = 1
+
+[app]
+name = "shop"
+start = "exec {app}"
+files = ["version.txt", "mode.txt"]
+drain_timeout = "10s"
+stop_timeout = "5s"
+{extra}
+
+[app.health]
+path = "/healthz"
+interval = "100ms"
+successes = 2
+wait = "4s"
+
+[proxy]
+listen = ["{proxy}"]
+"#,
+            app = test_app().display(),
+        );
+        std::fs::write(dir.path().join("solo.toml"), toml).unwrap();
+        git(dir.path(), &["init", "-q"]);
+        let project = Project { dir, proxy };
+        project.commit("one", "healthy", "feat: the first release");
+        project
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The next release: its version text, mode, and commit message.
+    fn commit(&self, version: &str, mode: &str, message: &str) {
+        std::fs::write(self.path().join("version.txt"), version).unwrap();
+        std::fs::write(self.path().join("mode.txt"), mode).unwrap();
+        git(self.path(), &["add", "-A"]);
+        git(
+            self.path(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+    }
+
+    fn node(&self) -> SoloNode {
+        let toml = std::fs::read_to_string(self.path().join("solo.toml")).unwrap();
+        NodeBuilder::new(SOLO)
+            .dir(self.path())
+            .config(&toml)
+            .spawn()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.proxy)
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn solo(project: &Project, node: &SoloNode, args: &[&str]) -> Output {
+    Command::new(SOLO)
+        .arg("--config")
+        .arg(project.path().join("solo.toml"))
+        .arg("--listen")
+        .arg(node.addr().to_string())
+        .args(args)
+        .env_remove("SOLO_TOKEN")
+        .env_remove("SOLO_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn solo_ok(project: &Project, node: &SoloNode, args: &[&str]) -> String {
+    let out = solo(project, node, args);
+    assert!(
+        out.status.success(),
+        "solo {args:?} failed ({}):\n{}\n--- node logs:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        node.logs()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn deploy(project: &Project, node: &SoloNode) -> Value {
+    serde_json::from_str(&solo_ok(project, node, &["deploy", "--json"])).unwrap()
+}
+
+fn get(url: &str) -> (u16, String) {
+    let response = reqwest::blocking::Client::new().get(url).send().unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+/// Requests in a loop on keep-alive connections until stopped; counts
+/// every answer that is not a 2xx, and every request that failed.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    bad: Arc<AtomicU64>,
+    errors: Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(url: String, workers: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let bad = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let threads = (0..workers)
+            .map(|_| {
+                let (stop, ok, bad, errors, url) = (
+                    stop.clone(),
+                    ok.clone(),
+                    bad.clone(),
+                    errors.clone(),
+                    url.clone(),
+                );
+                std::thread::spawn(move || {
+                    let client = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(20))
+                        .build()
+                        .unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        match client.get(&url).send() {
+                            Ok(r) if r.status().is_success() => {
+                                let _ = r.text();
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(r) => {
+                                bad.fetch_add(1, Ordering::Relaxed);
+                                errors.lock().unwrap().push(format!(
+                                    "{} {:?}",
+                                    r.status(),
+                                    r.text()
+                                ));
+                            }
+                            Err(e) => {
+                                bad.fetch_add(1, Ordering::Relaxed);
+                                errors.lock().unwrap().push(e.to_string());
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            bad,
+            errors,
+            threads,
+        }
+    }
+
+    fn ok(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stops, and returns (ok, bad, the first errors).
+    fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let errors = self
+            .errors
+            .lock()
+            .unwrap()
+            .iter()
+            .take(5)
+            .cloned()
+            .collect();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.bad.load(Ordering::Relaxed),
+            errors,
+        )
+    }
+}
+
+/// A minimal WebSocket client over the proxy: handshake, masked text
+/// frames out, text frames in.
+struct Ws {
+    stream: TcpStream,
+}
+
+impl Ws {
+    fn open(addr: SocketAddr) -> Self {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /ws HTTP/1.1\r\nHost: shop.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(
+            head.to_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+        Ws { stream }
+    }
+
+    fn echo(&mut self, text: &str) -> String {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x81, 0x80 | text.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).unwrap();
+        let mut head = [0u8; 2];
+        self.stream.read_exact(&mut head).unwrap();
+        let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+        self.stream.read_exact(&mut payload).unwrap();
+        String::from_utf8(payload).unwrap()
+    }
+
+    fn close(mut self) {
+        let _ = self.stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]);
+    }
+}
+
+fn releases(project: &Project, node: &SoloNode) -> Value {
+    serde_json::from_str(&solo_ok(project, node, &["releases", "--json"])).unwrap()
+}
+
+fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn deploy_and_rollback_under_load_fail_no_request_and_finish_what_was_in_flight() {
+    let project = Project::new("");
+    let node = project.node();
+    let (status, body) = get(&project.url("/"));
+    assert_eq!(status, 503, "nothing deployed yet: {body}");
+    assert!(body.contains("no_release"), "{body}");
+
+    let first = deploy(&project, &node);
+    assert_eq!(first["state"], "live");
+    assert_eq!(first["version"], "0.1.0");
+    assert_eq!(get(&project.url("/")), (200, "hello from one".into()));
+
+    // Under load: a long request and a WebSocket opened on release one,
+    // then release two goes live.
+    let load = Load::start(project.url("/"), 4);
+    wait_for("load", Duration::from_secs(5), || load.ok() > 50);
+    let slow_url = project.url("/slow?ms=2500");
+    let slow = std::thread::spawn(move || get(&slow_url));
+    let mut ws = Ws::open(project.proxy);
+    assert_eq!(ws.echo("a"), "one: a");
+    std::thread::sleep(Duration::from_millis(200));
+    project.commit("two", "healthy", "feat: carts");
+    let deploying = {
+        let (config, listen) = (project.path().join("solo.toml"), node.addr().to_string());
+        std::thread::spawn(move || {
+            Command::new(SOLO)
+                .arg("--config")
+                .arg(config)
+                .arg("--listen")
+                .arg(listen)
+                .arg("deploy")
+                .env_remove("SOLO_TOKEN")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        })
+    };
+    // Switched: new requests reach two, while the drain waits for what
+    // is still open on one.
+    wait_for("the switch", Duration::from_secs(20), || {
+        get(&project.url("/")).1 == "hello from two"
+    });
+    assert_eq!(
+        ws.echo("b"),
+        "one: b",
+        "the WebSocket still reaches release one while it drains"
+    );
+    ws.close();
+    assert_eq!(
+        slow.join().unwrap(),
+        (200, "slow hello from one".into()),
+        "the request in flight finished on the old release"
+    );
+    let out = deploying.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        node.logs()
+    );
+    let shown = String::from_utf8_lossy(&out.stderr);
+    for step in [
+        "preflight",
+        "pack",
+        "upload",
+        "release",
+        "start",
+        "health",
+        "switch",
+        "drain",
+        "stop",
+    ] {
+        assert!(
+            shown.contains(&format!("✓ {step}")),
+            "step {step} shown:\n{shown}"
+        );
+    }
+    assert!(shown.contains("live: shop 0.2.0"), "{shown}");
+    assert_eq!(get(&project.url("/")).1, "hello from two");
+
+    // Rollback, still under load.
+    let before = load.ok();
+    let started = Instant::now();
+    let out = solo_ok(
+        &project,
+        &node,
+        &["rollback", "--reason", "testing", "--json"],
+    );
+    let rollback_took = started.elapsed();
+    let run: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["kind"], "rollback");
+    assert_eq!(run["version"], "0.1.0");
+    assert_eq!(run["state"], "live");
+    assert_eq!(get(&project.url("/")).1, "hello from one");
+    wait_for("load after the rollback", Duration::from_secs(5), || {
+        load.ok() > before + 50
+    });
+    let (ok, bad, errors) = load.finish();
+    assert_eq!(bad, 0, "failed or non-2xx requests: {errors:?}");
+    assert!(ok > 200, "the load ran ({ok} requests)");
+    eprintln!("load: {ok} requests, 0 failed; rollback took {rollback_took:?}");
+
+    // The record: every run, who, and the switch in the audit log.
+    let listed = releases(&project, &node);
+    let runs = listed["runs"].as_array().unwrap();
+    let kinds: Vec<(&str, &str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap(),
+                r["version"].as_str().unwrap(),
+                r["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("rollback", "0.1.0", "live"),
+            ("deploy", "0.2.0", "superseded"),
+            ("deploy", "0.1.0", "superseded")
+        ]
+    );
+    assert_eq!(listed["serving"]["version"], "0.1.0");
+    assert_eq!(runs[0]["reason"], "testing");
+    let steps: Vec<&str> = runs[1]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "preflight",
+            "pack",
+            "release",
+            "start",
+            "health",
+            "switch",
+            "drain",
+            "stop",
+            "prune"
+        ]
+    );
+    let audit = solo_ok(&project, &node, &["audit", "list", "--json"]);
+    assert!(audit.matches("deploy.switch").count() >= 3, "{audit}");
+    assert!(audit.contains("deploy.rollback"), "{audit}");
+
+    // A release directory is immutable.
+    let dir = project.path().join(".solo/releases/shop");
+    let release = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("0.2.0-"))
+        .unwrap();
+    assert!(
+        std::fs::metadata(release.path().join("version.txt"))
+            .unwrap()
+            .permissions()
+            .readonly()
+    );
+
+    // The app's output is kept per release and shown by `solo logs`.
+    let logs = solo_ok(&project, &node, &["logs", "--release", "0.2.0"]);
+    assert!(logs.contains("test app two starting"), "{logs}");
+}
+
+#[test]
+fn a_release_that_never_gets_healthy_is_stopped_and_the_old_one_serves_throughout() {
+    let project = Project::new("");
+    let node = project.node();
+    deploy(&project, &node);
+    let load = Load::start(project.url("/"), 3);
+    wait_for("load", Duration::from_secs(5), || load.ok() > 30);
+    project.commit("broken", "never-healthy", "fix: maybe");
+    let out = solo(&project, &node, &["deploy"]);
+    assert_eq!(out.status.code(), Some(6), "exit code 6: did not go live");
+    let shown = String::from_utf8_lossy(&out.stderr);
+    assert!(shown.contains("✗ health"), "{shown}");
+    assert!(shown.contains("0.1.1 did not go live"), "{shown}");
+    assert!(shown.contains("0.1.0 still serves"), "{shown}");
+    assert!(
+        shown.contains("test app broken starting in mode never-healthy"),
+        "the new release's logs: {shown}"
+    );
+    let (ok, bad, errors) = load.finish();
+    assert_eq!(bad, 0, "{errors:?}");
+    assert!(ok > 30);
+    assert_eq!(get(&project.url("/")).1, "hello from one");
+
+    let listed = releases(&project, &node);
+    let failed = &listed["runs"][0];
+    assert_eq!(failed["state"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("not healthy"),
+        "{failed}"
+    );
+    assert!(
+        failed["log_tail"]
+            .as_str()
+            .unwrap()
+            .contains("mode never-healthy"),
+        "{failed}"
+    );
+    assert_eq!(listed["serving"]["version"], "0.1.0");
+}
+
+#[test]
+fn the_watch_rolls_back_a_release_that_sickens_after_the_switch() {
+    let project = Project::new("[app.watch]\nwindow = \"20s\"\nhealth_failures = 2\n");
+    let node = project.node();
+    deploy(&project, &node);
+    let load = Load::start(project.url("/"), 3);
+    wait_for("load", Duration::from_secs(5), || load.ok() > 30);
+    project.commit("two", "sickens", "feat: risky");
+    let out = deploy(&project, &node);
+    assert_eq!(out["state"], "live");
+    assert_eq!(get(&project.url("/")).1, "hello from two");
+    wait_for("the automatic rollback", Duration::from_secs(15), || {
+        get(&project.url("/")).1 == "hello from one"
+    });
+    let (ok, bad, errors) = load.finish();
+    assert_eq!(bad, 0, "{errors:?}");
+    assert!(ok > 30);
+    let listed = releases(&project, &node);
+    let run = &listed["runs"][0];
+    assert_eq!(run["kind"], "auto_rollback");
+    assert_eq!(run["state"], "live");
+    assert_eq!(run["version"], "0.1.0");
+    assert!(
+        run["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health checks failed"),
+        "{run}"
+    );
+    let stats: Value =
+        serde_json::from_str(&solo_ok(&project, &node, &["releases", "stats", "--json"])).unwrap();
+    assert_eq!(stats["deploys"], 2);
+    assert_eq!(stats["failed_or_rolled_back"], 1);
+    assert_eq!(stats["rollbacks"], 1);
+}
+
+#[test]
+fn solo_killed_mid_deploy_comes_back_serving_the_old_release() {
+    let project = Project::new("");
+    let mut node = project.node();
+    deploy(&project, &node);
+    project.commit("two", "slow-start", "feat: slow");
+    let mut child = Command::new(SOLO)
+        .arg("--config")
+        .arg(project.path().join("solo.toml"))
+        .arg("--listen")
+        .arg(node.addr().to_string())
+        .args(["deploy"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the new release started (its log exists), then kill solo.
+    let logs = project.path().join(".solo/logs/shop");
+    wait_for("the new release to start", Duration::from_secs(20), || {
+        std::fs::read_dir(&logs)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("0.2.0-"))
+            })
+            .unwrap_or(false)
+    });
+    node.signal("KILL");
+    node.wait(Duration::from_secs(5));
+    let _ = child.wait();
+    drop(node);
+
+    let node = project.node();
+    wait_for("the old release to serve", Duration::from_secs(10), || {
+        reqwest::blocking::get(project.url("/"))
+            .map(|r| r.text().unwrap_or_default())
+            .is_ok_and(|t| t == "hello from one")
+    });
+    let listed = releases(&project, &node);
+    assert_eq!(listed["serving"]["version"], "0.1.0");
+    let run = &listed["runs"][0];
+    assert_eq!(run["version"], "0.2.0");
+    assert_eq!(run["state"], "interrupted");
+    // The next deploy works from there.
+    project.commit("three", "healthy", "fix: faster");
+    let out = deploy(&project, &node);
+    assert_eq!(out["state"], "live");
+    assert_eq!(get(&project.url("/")).1, "hello from three");
+}
