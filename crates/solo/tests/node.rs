@@ -81,7 +81,7 @@ async fn a_node_answers_health_readiness_and_status() {
         "{text}"
     );
     assert!(
-        text.contains("database  sqlite") && text.contains("schema 5/5 current"),
+        text.contains("database  sqlite") && text.contains("schema 6/6 current"),
         "{text}"
     );
 
@@ -303,7 +303,7 @@ async fn nodes_share_one_postgres_and_see_each_other() {
     let b = NodeBuilder::new(SOLO).database_url(&url).spawn();
     let ready: serde_json::Value = get(&a.url("/readyz")).await.json().await.unwrap();
     assert_eq!(ready["database"], "postgres");
-    assert_eq!(ready["schema_version"], 5);
+    assert_eq!(ready["schema_version"], 6);
     let nodes: Vec<serde_json::Value> = get_as(&b, "/api/v1/nodes").await.json().await.unwrap();
     assert_eq!(nodes.len(), 2, "{nodes:?}");
     assert!(nodes.iter().all(|n| n["state"] == "up"), "{nodes:?}");
