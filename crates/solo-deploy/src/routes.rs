@@ -27,8 +27,8 @@ use utoipa_axum::routes;
 
 use crate::pipeline::{self, Progress, Requester};
 use crate::service::ServingStatus;
-use crate::stats::{self, DeliveryStats};
-use crate::{DeployError, Deploys, Release, Run, RunKind, RunState, store};
+use crate::stats::DeliveryStats;
+use crate::{DeployError, Deploys, Release, Run, RunKind, RunState};
 
 pub fn routes(deploys: Deploys) -> ApiRoutes {
     OpenApiRouter::new()
@@ -266,7 +266,8 @@ async fn show_run(
     State(deploys): State<Deploys>,
     Path(id): Path<i64>,
 ) -> Result<Json<Run>, ApiError> {
-    store::run_by_id(&deploys.inner.db, id)
+    deploys
+        .run_by_id(id)
         .await
         .map_err(api_error)?
         .map(Json)
@@ -284,13 +285,8 @@ pub struct ReleasesResponse {
 #[utoipa::path(get, path = "/releases", tag = "deploys",
     responses((status = 200, body = ReleasesResponse), (status = 409, body = solo_http::ErrorBody)))]
 async fn list_releases(State(deploys): State<Deploys>) -> Result<Json<ReleasesResponse>, ApiError> {
-    let app = deploys.app_or_err().map_err(api_error)?;
-    let releases = store::releases(&deploys.inner.db, &app.name)
-        .await
-        .map_err(api_error)?;
-    let runs = store::runs(&deploys.inner.db, &app.name, 50)
-        .await
-        .map_err(api_error)?;
+    let releases = deploys.releases().await.map_err(api_error)?;
+    let runs = deploys.runs(50).await.map_err(api_error)?;
     Ok(Json(ReleasesResponse {
         serving: deploys.status(),
         releases,
@@ -340,9 +336,5 @@ async fn rollback(
 #[utoipa::path(get, path = "/releases/stats", tag = "deploys",
     responses((status = 200, body = DeliveryStats), (status = 409, body = solo_http::ErrorBody)))]
 async fn release_stats(State(deploys): State<Deploys>) -> Result<Json<DeliveryStats>, ApiError> {
-    let app = deploys.app_or_err().map_err(api_error)?;
-    stats::delivery_stats(&deploys.inner.db, &app.name, chrono::Utc::now())
-        .await
-        .map(Json)
-        .map_err(api_error)
+    deploys.stats().await.map(Json).map_err(api_error)
 }

@@ -215,6 +215,25 @@ impl Deploys {
         Ok(())
     }
 
+    /// The app's releases, newest first.
+    pub async fn releases(&self) -> Result<Vec<Release>, DeployError> {
+        store::releases(&self.inner.db, &self.app_or_err()?.name).await
+    }
+
+    /// The app's runs, newest first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<crate::Run>, DeployError> {
+        store::runs(&self.inner.db, &self.app_or_err()?.name, limit).await
+    }
+
+    pub async fn run_by_id(&self, id: i64) -> Result<Option<crate::Run>, DeployError> {
+        store::run_by_id(&self.inner.db, id).await
+    }
+
+    /// The delivery figures of the last 30 days.
+    pub async fn stats(&self) -> Result<crate::DeliveryStats, DeployError> {
+        crate::stats::delivery_stats(&self.inner.db, &self.app_or_err()?.name, Utc::now()).await
+    }
+
     async fn shutdown(&self, app: &AppSpec) {
         let serving = self.inner.lock_serving().take();
         self.inner.proxy.switch(None);

@@ -585,3 +585,48 @@ fn solo_killed_mid_deploy_comes_back_serving_the_old_release() {
     assert_eq!(out["state"], "live");
     assert_eq!(get(&project.url("/")).1, "hello from three");
 }
+
+#[test]
+fn a_crashed_release_is_restarted_and_a_crash_loop_is_reported_not_looped() {
+    let project = Project::new("[app.restart]\nmax_restarts = 2\nwindow = \"60s\"\n");
+    let node = project.node();
+    deploy(&project, &node);
+    let pid_of = || {
+        releases(&project, &node)["serving"]["pid"]
+            .as_i64()
+            .unwrap()
+    };
+    for round in 1..=2 {
+        let pid = pid_of();
+        assert!(
+            Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        wait_for(&format!("restart {round}"), Duration::from_secs(15), || {
+            pid_of() != pid && get(&project.url("/")) == (200, "hello from one".into())
+        });
+    }
+    let pid = pid_of();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for(
+        "the crash loop to be reported",
+        Duration::from_secs(15),
+        || releases(&project, &node)["serving"]["crash_loop"] == true,
+    );
+    assert!(node.logs().contains("crash loop"), "{}", node.logs());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pid_of(), pid, "not restarted again");
+    // A deploy clears it.
+    project.commit("two", "healthy", "fix: the crash");
+    deploy(&project, &node);
+    assert_eq!(releases(&project, &node)["serving"]["crash_loop"], false);
+}
