@@ -120,8 +120,11 @@ pub async fn run(
         )?,
         job_metrics,
     );
-    let proxy =
-        solo_deploy::Proxy::new(proxy_metrics, settings.stack.proxy.request_timeout.as_std());
+    let proxy = solo_deploy::Proxy::new(
+        proxy_metrics,
+        settings.stack.proxy.request_timeout.as_std(),
+        usize::try_from(settings.stack.proxy.body_limit.bytes()).unwrap_or(usize::MAX),
+    );
     let deploys = solo_deploy::Deploys::new(
         db.clone(),
         crate::deploy::settings(&settings.stack, &settings.data_dir),

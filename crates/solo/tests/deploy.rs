@@ -27,6 +27,11 @@ struct Project {
 
 impl Project {
     fn new(extra: &str) -> Self {
+        Self::with(extra, "")
+    }
+
+    /// `extra` goes into `[app]`, `proxy_extra` into `[proxy]`.
+    fn with(extra: &str, proxy_extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let proxy = free_addr();
         let toml = format!(
@@ -48,6 +53,7 @@ wait = "4s"
 
 [proxy]
 listen = ["{proxy}"]
+{proxy_extra}
 "#,
             app = test_app().display(),
         );
@@ -629,4 +635,115 @@ fn a_crashed_release_is_restarted_and_a_crash_loop_is_reported_not_looped() {
     project.commit("two", "healthy", "fix: the crash");
     deploy(&project, &node);
     assert_eq!(releases(&project, &node)["serving"]["crash_loop"], false);
+}
+
+#[test]
+fn the_proxy_sets_forwarding_headers_drops_hop_headers_limits_bodies_and_speaks_http2() {
+    let project = Project::with("", "body_limit = \"64KiB\"");
+    let node = project.node();
+    deploy(&project, &node);
+    let client = reqwest::blocking::Client::new();
+
+    let response = client
+        .get(project.url("/headers"))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("connection", "keep-alive, x-hop-secret")
+        .header("x-hop-secret", "1")
+        .header("x-request-id", "req-abc-123")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "req-abc-123");
+    let seen = response.text().unwrap();
+    assert!(
+        seen.contains("x-forwarded-for: 127.0.0.1"),
+        "the peer, not the claim: {seen}"
+    );
+    assert!(!seen.contains("6.6.6.6"), "{seen}");
+    assert!(seen.contains("x-forwarded-proto: http"), "{seen}");
+    assert!(
+        seen.contains(&format!("x-forwarded-host: {}", project.proxy)),
+        "{seen}"
+    );
+    assert!(seen.contains("x-request-id: req-abc-123"), "{seen}");
+    assert!(
+        !seen.contains("x-hop-secret"),
+        "hop-by-hop headers stay on their hop: {seen}"
+    );
+
+    // A request id is made when the client sends none.
+    let response = client.get(project.url("/")).send().unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+
+    // Bodies over [proxy] body_limit are refused; under it they pass.
+    let response = client
+        .post(project.url("/"))
+        .body(vec![b'x'; 60 * 1024])
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = client
+        .post(project.url("/"))
+        .body(vec![b'x'; 100 * 1024])
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    // HTTP/2 from clients (prior knowledge on plain TCP).
+    let h2 = reqwest::blocking::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2.get(project.url("/")).send().unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.text().unwrap(), "hello from one");
+
+    // The proxy's figures per release reach /metrics.
+    let metrics = client
+        .get(node.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"solo_proxy_requests_total{release="0.1.0",class="2xx"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("solo_proxy_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_proxy_serves_https_from_the_configured_certificate_and_a_skipped_preflight_is_audited() {
+    let project = Project::with("", "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(project.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(
+        project.path().join("key.pem"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    let node = project.node();
+    // The key file is untracked (and a private key): preflight refuses.
+    let out = solo(&project, &node, &["deploy"]);
+    assert_eq!(out.status.code(), Some(6));
+    let shown = String::from_utf8_lossy(&out.stderr);
+    assert!(shown.contains("key.pem:1: [secret]"), "{shown}");
+    solo_ok(&project, &node, &["deploy", "--skip-preflight"]);
+    let audit = solo_ok(&project, &node, &["audit", "list", "--json"]);
+    assert!(audit.contains("skipped (--skip-preflight)"), "{audit}");
+
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/headers", project.proxy.port());
+    let response = client.get(&url).send().unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2, "h2 by ALPN");
+    let seen = response.text().unwrap();
+    assert!(seen.contains("x-forwarded-proto: https"), "{seen}");
 }

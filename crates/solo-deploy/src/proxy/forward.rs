@@ -48,6 +48,20 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
         );
     };
     let upstream = std::sync::Arc::clone(lease.upstream());
+    let limit = proxy.inner.body_limit;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return proxy_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            &format!("the request body is over {limit} bytes (proxy.body_limit in solo.toml)"),
+            &request_id,
+        );
+    }
     let info = request.extensions().get::<ConnectionInfo>().copied();
     let (mut parts, body) = request.into_parts();
     let upgrade_to = upgrade::requested(&parts.headers);
@@ -108,6 +122,8 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
         headers.insert(header::UPGRADE, protocol.clone());
     }
 
+    // A body without a declared length is cut off at the limit.
+    let body = Body::new(http_body_util::Limited::new(body, limit));
     let mut upstream_request = http::Request::new(body);
     *upstream_request.method_mut() = parts.method;
     *upstream_request.uri_mut() = uri;

@@ -113,15 +113,19 @@ struct ProxyInner {
     current: RwLock<Option<Arc<Upstream>>>,
     metrics: ProxyMetrics,
     request_timeout: Duration,
+    body_limit: usize,
 }
 
 impl Proxy {
-    pub fn new(metrics: ProxyMetrics, request_timeout: Duration) -> Self {
+    /// `request_timeout`: the longest wait for the app's answer head;
+    /// `body_limit`: the largest request body passed on.
+    pub fn new(metrics: ProxyMetrics, request_timeout: Duration, body_limit: usize) -> Self {
         Proxy {
             inner: Arc::new(ProxyInner {
                 current: RwLock::new(None),
                 metrics,
                 request_timeout,
+                body_limit,
             }),
         }
     }
