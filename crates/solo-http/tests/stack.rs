@@ -153,6 +153,47 @@ async fn every_error_has_the_one_json_shape() {
 }
 
 #[tokio::test]
+async fn upload_routes_take_big_bodies_and_outlast_the_request_timeout_and_only_they() {
+    let app = spawn_app(Options {
+        settings: HttpSettings {
+            body_limit: 1024,
+            request_timeout: Duration::from_millis(300),
+            upload_paths: vec!["/api/v1/test/upload".into()],
+            ..HttpSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/test/upload"))
+        .body(vec![b'x'; 100_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "no body limit, no 300 ms time limit"
+    );
+    assert_eq!(response.text().await.unwrap(), "100000");
+
+    // Everything else keeps both limits, with or without a declared length.
+    let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(
+        (0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512])),
+    ));
+    let response = app
+        .client
+        .post(app.url("/api/v1/test/things"))
+        .header("content-type", "application/json")
+        .body(streamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_body(response).await.0, 413);
+}
+
+#[tokio::test]
 async fn a_panicking_handler_answers_500_in_the_error_shape_and_the_server_lives_on() {
     let app = spawn_app(Options::default()).await;
     for _ in 0..3 {

@@ -97,6 +97,20 @@ fn test_routes() -> OpenApiRouter {
             post(|Json(_thing): Json<Thing>| async { "ok" }),
         )
         .route(
+            "/test/upload",
+            post(|body: axum::body::Body| async move {
+                // Streams the body and counts it, like an upload route.
+                use futures_util::StreamExt;
+                let mut stream = body.into_data_stream();
+                let mut n = 0;
+                while let Some(chunk) = stream.next().await {
+                    n += chunk.map(|c| c.len()).unwrap_or(0);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                n.to_string()
+            }),
+        )
+        .route(
             "/test/log-headers",
             get(|headers: http::HeaderMap| async move {
                 tracing::info!(headers = ?headers, "handler saw these headers");
