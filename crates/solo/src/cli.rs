@@ -302,7 +302,17 @@ pub struct InitArgs {
     /// Directory to set up [default: the current directory]
     pub dir: Option<PathBuf>,
 
-    /// Overwrite an existing solo.toml
+    /// Overwrite an existing solo.toml (or, with --ci, an existing workflow)
     #[arg(long)]
     pub force: bool,
+
+    /// Write a CI workflow that runs the tests and deploys on push to main
+    /// (into an existing project: solo.toml is left as it is)
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub ci: Option<CiProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiProvider {
+    Github,
 }

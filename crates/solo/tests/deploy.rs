@@ -747,3 +747,134 @@ fn the_proxy_serves_https_from_the_configured_certificate_and_a_skipped_prefligh
     let seen = response.text().unwrap();
     assert!(seen.contains("x-forwarded-proto: https"), "{seen}");
 }
+
+#[test]
+fn ci_deploys_through_the_api_with_an_operator_token_and_init_writes_its_workflow() {
+    let project = Project::new("");
+    let node = project.node();
+    let init = |force: bool| {
+        let mut command = Command::new(SOLO);
+        command.args(["init", "--ci", "github"]).arg(project.path());
+        if force {
+            command.arg("--force");
+        }
+        command.output().unwrap()
+    };
+    assert!(init(false).status.success());
+    let workflow =
+        std::fs::read_to_string(project.path().join(".github/workflows/solo.yml")).unwrap();
+    assert!(
+        workflow.contains("solo deploy --remote \"$SOLO_URL\""),
+        "{workflow}"
+    );
+    assert!(
+        workflow.contains("SOLO_TOKEN: ${{ secrets.SOLO_TOKEN }}"),
+        "{workflow}"
+    );
+    assert!(workflow.contains("solo preflight"), "{workflow}");
+    assert_eq!(
+        init(false).status.code(),
+        Some(1),
+        "an existing workflow is kept"
+    );
+    assert!(init(true).status.success());
+    git(project.path(), &["add", "-A"]);
+    git(
+        project.path(),
+        &["commit", "-q", "-m", "ci: deploy on push"],
+    );
+
+    let token = |role: &str| -> String {
+        let out = solo_ok(
+            &project,
+            &node,
+            &["tokens", "create", "--name", role, "--role", role, "--json"],
+        );
+        serde_json::from_str::<Value>(&out).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let remote = |token: Option<&str>| {
+        let mut command = Command::new(SOLO);
+        command
+            .arg("--config")
+            .arg(project.path().join("solo.toml"))
+            .args([
+                "deploy",
+                "--json",
+                "--remote",
+                &format!("http://{}", node.addr()),
+            ])
+            .env_remove("SOLO_TOKEN");
+        if let Some(token) = token {
+            command.env("SOLO_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    // With --json the error is JSON on stdout.
+    let said = |out: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let out = remote(None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("SOLO_TOKEN"),
+        "the local token is never sent elsewhere: {}",
+        said(&out)
+    );
+    let out = remote(Some(&token("viewer")));
+    assert!(said(&out).contains("role may not"), "{}", said(&out));
+    let out = remote(Some(&token("operator")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (run["state"].as_str(), run["actor"].as_str()),
+        (Some("live"), Some("token:operator"))
+    );
+
+    // The API refuses a damaged or foreign upload, and changes nothing.
+    let client = reqwest::blocking::Client::new();
+    let operator = token("operator");
+    let response = client
+        .post(node.url("/api/v1/deploys"))
+        .bearer_auth(&operator)
+        .header("x-solo-checksum", format!("sha256:{}", "0".repeat(64)))
+        .body("not an archive")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["field"], "X-Solo-Checksum");
+    let response = client
+        .post(node.url("/api/v1/deploys"))
+        .bearer_auth(&operator)
+        .body("not an archive")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["field"], "archive", "{body}");
+    assert_eq!(
+        releases(&project, &node)["releases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        std::fs::read_dir(project.path().join(".solo/releases/shop"))
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with('.')),
+        "no staging or upload left behind"
+    );
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, InitArgs};
+use crate::cli::{CiProvider, GlobalArgs, InitArgs};
 use crate::exit::{CliError, Exit, OrFail};
 use crate::output;
 use crate::settings::{
@@ -23,6 +23,9 @@ struct Initialised {
 
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<(), CliError> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    if let Some(CiProvider::Github) = args.ci {
+        return write_github_workflow(global, &dir, args.force);
+    }
     fs::create_dir_all(&dir).or_fail(|| format!("cannot create {}", dir.display()))?;
     let config = global
         .config
@@ -184,4 +187,87 @@ pub fn create_data_dir(data_dir: &Path) -> Result<bool, CliError> {
     fs::write(&ignore, "# solo's state: never commit it\n*\n")
         .or_fail(|| format!("cannot write {}", ignore.display()))?;
     Ok(true)
+}
+
+/// The workflow `solo init --ci github` writes: preflight (with the
+/// `[app] test` command) on every push and pull request; on main, a deploy
+/// to the node at the `SOLO_URL` secret with the `SOLO_TOKEN` secret (an
+/// operator's API token).
+pub const GITHUB_WORKFLOW: &str = r#"# Written by `solo init --ci github`.
+# Secrets to set in the repository: SOLO_URL (the node's API, e.g.
+# https://solo.example.com) and SOLO_TOKEN (`solo tokens create --role operator`).
+name: solo
+
+on:
+  push:
+    branches: [main]
+  pull_request:
+
+jobs:
+  preflight:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: dtolnay/rust-toolchain@stable
+      - name: Install solo
+        run: cargo install --locked --git https://github.com/solo-ops/solo solo
+      - name: Preflight (debugging leftovers, secrets, env, the [app] test command)
+        run: solo preflight
+
+  deploy:
+    needs: preflight
+    if: github.event_name == 'push' && github.ref == 'refs/heads/main'
+    runs-on: ubuntu-latest
+    concurrency: deploy
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: dtolnay/rust-toolchain@stable
+      - name: Install solo
+        run: cargo install --locked --git https://github.com/solo-ops/solo solo
+      - name: Deploy
+        run: solo deploy --remote "$SOLO_URL"
+        env:
+          SOLO_URL: ${{ secrets.SOLO_URL }}
+          SOLO_TOKEN: ${{ secrets.SOLO_TOKEN }}
+"#;
+
+fn write_github_workflow(global: &GlobalArgs, dir: &Path, force: bool) -> Result<(), CliError> {
+    let path = dir.join(".github/workflows/solo.yml");
+    if path.exists() && !force {
+        return Err(CliError::new(
+            Exit::Failure,
+            "workflow_exists",
+            anyhow::anyhow!(
+                "{} already exists; edit it, or pass --force to replace it",
+                path.display()
+            ),
+        ));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).or_fail(|| format!("cannot create {}", parent.display()))?;
+    }
+    fs::write(&path, GITHUB_WORKFLOW).or_fail(|| format!("cannot write {}", path.display()))?;
+    #[derive(Serialize)]
+    struct Written {
+        workflow: PathBuf,
+    }
+    output::emit(
+        global.json,
+        &Written {
+            workflow: path.clone(),
+        },
+        || {
+            format!(
+                "Created {}: preflight on every push, deploy on push to main.\n\
+             Set the repository secrets SOLO_URL (the node's API) and SOLO_TOKEN \
+             (`solo tokens create --name ci --role operator`).\n",
+                path.display()
+            )
+        },
+    );
+    Ok(())
 }
