@@ -7,6 +7,7 @@ use solo_access::{Actor, Caller, Role};
 pub(crate) enum Nav {
     Overview,
     Jobs,
+    Releases,
     Audit,
     Users,
     Tokens,
@@ -70,6 +71,7 @@ pub(crate) fn page(
                     nav aria-label="Main" {
                         (item(Nav::Overview, "/", "Overview"))
                         (item(Nav::Jobs, "/jobs", "Jobs"))
+                        (item(Nav::Releases, "/releases", "Releases"))
                         (item(Nav::Audit, "/audit", "Audit log"))
                         @if admin {
                             (item(Nav::Users, "/users", "Users"))

@@ -15,6 +15,7 @@ mod layout;
 mod login;
 mod overview;
 mod qr;
+mod releases;
 mod tokens;
 mod users;
 
@@ -38,6 +39,7 @@ pub struct Dashboard {
     /// How long without a heartbeat before a node counts as silent.
     pub silence_limit: Duration,
     pub jobs: solo_jobs::Jobs,
+    pub deploys: solo_deploy::Deploys,
 }
 
 /// The pages and assets, served at the root.
@@ -53,6 +55,8 @@ pub fn routes(dashboard: Dashboard) -> ApiRoutes {
         .routes(routes!(jobs::show))
         .routes(routes!(jobs::retry))
         .routes(routes!(jobs::cancel))
+        .routes(routes!(releases::page))
+        .routes(routes!(releases::rollback))
         .routes(routes!(users::page, users::create))
         .routes(routes!(users::update))
         .routes(routes!(tokens::page, tokens::create))

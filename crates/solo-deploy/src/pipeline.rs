@@ -47,6 +47,8 @@ impl Requester {
     fn label(&self) -> String {
         match &self.actor {
             Actor::User { name, .. } => name.clone(),
+            // The node's own token for the CLI on its machine.
+            Actor::Token { name, .. } if name.starts_with("local:") => "local cli".to_owned(),
             Actor::Token { name, .. } => format!("token:{name}"),
             Actor::System { name } => name.clone(),
         }

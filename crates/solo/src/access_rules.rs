@@ -83,6 +83,8 @@ const ROUTES: &[RouteRule] = &[
     // Dashboard: pages.
     rule("GET", "/", AtLeast(Viewer)),
     rule("GET", "/audit", AtLeast(Viewer)),
+    rule("GET", "/releases", AtLeast(Viewer)),
+    rule("POST", "/releases/rollback", AtLeast(Operator)),
     rule("GET", "/jobs", AtLeast(Viewer)),
     rule("GET", "/jobs/{id}", AtLeast(Viewer)),
     rule("POST", "/jobs/{id}/retry", AtLeast(Operator)),

@@ -138,6 +138,7 @@ pub async fn run(
         cluster: cluster.clone(),
         silence_limit: SILENCE_LIMIT,
         jobs: jobs.clone(),
+        deploys: deploys.clone(),
     });
     let api = solo_cluster::routes(cluster, SILENCE_LIMIT)
         .merge(crate::api::routes())

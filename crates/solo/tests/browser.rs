@@ -256,3 +256,100 @@ queue = "checks"
     let text = wait_for_text(&browser, &node, "/audit?action=jobs.retry", "jobs.retry").await;
     assert!(text.contains("ann"), "{text}");
 }
+
+/// `solo deploy --skip-preflight` of the project in `dir` to `node`.
+fn deploy_release(dir: &std::path::Path, node: &SoloNode, version: &str, message: &str) {
+    std::fs::write(dir.join("version.txt"), version).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", message]);
+    let out = Command::new(SOLO)
+        .arg("--config")
+        .arg(dir.join("solo.toml"))
+        .arg("--listen")
+        .arg(node.addr().to_string())
+        .args(["deploy", "--skip-preflight"])
+        .env_remove("SOLO_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_sees_the_releases_and_rolls_back_from_the_dashboard() {
+    let Some(browser) =
+        Browser::start("browser::an_operator_sees_the_releases_and_rolls_back_from_the_dashboard")
+            .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let stack = format!(
+        "version = 1\n[app]\nname = \"shop\"\nstart = \"exec {app}\"\nfiles = [\"version.txt\"]\n\
+         [app.health]\npath = \"/healthz\"\ninterval = \"100ms\"\n[proxy]\nlisten = [\"{proxy}\"]\n",
+        app = solo_test_support::app::test_app().display()
+    );
+    std::fs::write(dir.path().join("solo.toml"), &stack).unwrap();
+    Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    let node = NodeBuilder::new(SOLO)
+        .dir(dir.path())
+        .config(&stack)
+        .spawn();
+    deploy_release(dir.path(), &node, "one", "feat: shop");
+    deploy_release(dir.path(), &node, "two", "feat: carts");
+    add_admin(&node, "ann");
+    sign_in(&browser, &node, "ann").await;
+
+    let text = wait_for_text(&browser, &node, "/releases", "Deploys and rollbacks").await;
+    assert!(text.contains("0.2.0") && text.contains("0.1.0"), "{text}");
+    assert!(text.contains("Change failure rate"), "{text}");
+    browser.wait_for("dd[data-serving='0.2.0']").await;
+    browser.screenshot(&shot("14-releases")).await;
+
+    browser.click("tr[data-release='0.1.0'] form button").await;
+    browser.wait_for("dd[data-serving='0.1.0']").await;
+    let text = browser.page_text().await;
+    assert!(text.contains("0.1.0 serves again"), "{text}");
+    assert!(text.contains("from the dashboard"), "{text}");
+    browser.screenshot(&shot("15-rolled-back")).await;
+    let served = reqwest::get(format!("http://{proxy}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, "hello from one");
+
+    let text = wait_for_text(
+        &browser,
+        &node,
+        "/audit?action=deploy.rollback",
+        "deploy.rollback",
+    )
+    .await;
+    assert!(text.contains("ann"), "{text}");
+}
