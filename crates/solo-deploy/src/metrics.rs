@@ -59,24 +59,46 @@ impl ProxyMetrics {
         metrics
     }
 
-    pub(crate) fn record(&self, release: &str, status: StatusCode, elapsed: Duration) {
-        let class = match status.as_u16() {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
-        self.requests
-            .get_or_create(&ClassLabels {
+    /// One release's series, looked up once: the hot path then only
+    /// touches its own counters.
+    pub(crate) fn for_release(&self, release: &str) -> ReleaseMetrics {
+        let class = |class| {
+            self.requests.get_or_create_owned(&ClassLabels {
                 release: release.to_owned(),
                 class,
             })
-            .inc();
-        self.latency
-            .get_or_create(&ReleaseLabel {
+        };
+        ReleaseMetrics {
+            classes: [
+                class("1xx"),
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+            ],
+            latency: self.latency.get_or_create_owned(&ReleaseLabel {
                 release: release.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
+            }),
+        }
+    }
+}
+
+/// The series of one release (handles sharing the registered metrics).
+pub(crate) struct ReleaseMetrics {
+    classes: [Counter; 5],
+    latency: Histogram,
+}
+
+impl ReleaseMetrics {
+    pub(crate) fn record(&self, status: StatusCode, elapsed: Duration) {
+        let class = match status.as_u16() {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        self.classes[class].inc();
+        self.latency.observe(elapsed.as_secs_f64());
     }
 }

@@ -588,6 +588,7 @@ fn launch(
     let upstream = Upstream::new(
         &release.version,
         std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        deploys.inner.proxy.metrics(),
     );
     Ok((Arc::new(process), upstream, log))
 }

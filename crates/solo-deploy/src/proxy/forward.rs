@@ -69,17 +69,17 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
         .as_ref()
         .and_then(|_| parts.extensions.remove::<hyper::upgrade::OnUpgrade>());
 
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let uri = match Uri::builder()
-        .scheme("http")
-        .authority(upstream.addr.to_string())
-        .path_and_query(path)
-        .build()
-    {
+    let mut target = http::uri::Parts::default();
+    target.scheme = Some(http::uri::Scheme::HTTP);
+    target.authority = Some(upstream.authority.clone());
+    target.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    let uri = match Uri::from_parts(target) {
         Ok(uri) => uri,
         Err(_) => {
             return proxy_error(
@@ -226,8 +226,6 @@ impl Proxy {
         if status.is_server_error() {
             upstream.server_errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.inner
-            .metrics
-            .record(&upstream.version, status, started.elapsed());
+        upstream.metrics.record(status, started.elapsed());
     }
 }

@@ -19,13 +19,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Notify;
 
-use crate::metrics::ProxyMetrics;
+use crate::metrics::{ProxyMetrics, ReleaseMetrics};
 
 /// One release as the proxy sees it: where it listens, its own pool of
 /// keep-alive connections, and the requests on it right now.
 pub(crate) struct Upstream {
     pub(crate) version: String,
     pub(crate) addr: SocketAddr,
+    authority: http::uri::Authority,
+    metrics: ReleaseMetrics,
     client: Client<HttpConnector, Body>,
     in_flight: AtomicUsize,
     idle: Notify,
@@ -35,7 +37,7 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(version: &str, addr: SocketAddr) -> Arc<Self> {
+    pub(crate) fn new(version: &str, addr: SocketAddr, metrics: &ProxyMetrics) -> Arc<Self> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -46,6 +48,9 @@ impl Upstream {
         Arc::new(Upstream {
             version: version.to_owned(),
             addr,
+            authority: http::uri::Authority::try_from(addr.to_string().as_str())
+                .unwrap_or_else(|_| http::uri::Authority::from_static("127.0.0.1")),
+            metrics: metrics.for_release(version),
             client,
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
@@ -139,6 +144,10 @@ impl Proxy {
     }
 
     /// The version serving now.
+    pub(crate) fn metrics(&self) -> &ProxyMetrics {
+        &self.inner.metrics
+    }
+
     pub fn serving(&self) -> Option<String> {
         self.read().as_ref().map(|u| u.version.clone())
     }
