@@ -108,6 +108,9 @@ pub struct DeployArgs {
     /// Skip the preflight checks (recorded in the audit log)
     #[arg(long)]
     pub skip_preflight: bool,
+    /// Tag the deployed commit `v<version>` once it is live
+    #[arg(long)]
+    pub tag: bool,
 }
 
 #[derive(Debug, Clone, Args)]

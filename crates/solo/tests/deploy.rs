@@ -306,9 +306,20 @@ fn deploy_and_rollback_under_load_fail_no_request_and_finish_what_was_in_flight(
     assert_eq!(status, 503, "nothing deployed yet: {body}");
     assert!(body.contains("no_release"), "{body}");
 
-    let first = deploy(&project, &node);
+    let first: Value =
+        serde_json::from_str(&solo_ok(&project, &node, &["deploy", "--tag", "--json"])).unwrap();
     assert_eq!(first["state"], "live");
     assert_eq!(first["version"], "0.1.0");
+    let tags = Command::new("git")
+        .args(["tag", "--points-at", "HEAD"])
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tags.stdout).trim(),
+        "v0.1.0",
+        "--tag tags the deployed commit"
+    );
     assert_eq!(get(&project.url("/")), (200, "hello from one".into()));
 
     // Under load: a long request and a WebSocket opened on release one,
@@ -465,6 +476,11 @@ fn deploy_and_rollback_under_load_fail_no_request_and_finish_what_was_in_flight(
     // The app's output is kept per release and shown by `solo logs`.
     let logs = solo_ok(&project, &node, &["logs", "--release", "0.2.0"]);
     assert!(logs.contains("test app two starting"), "{logs}");
+    assert!(logs.contains("password=[REDACTED]"), "{logs}");
+    assert!(
+        !logs.contains("hunter2"),
+        "secrets are redacted before they reach the file: {logs}"
+    );
 }
 
 #[test]

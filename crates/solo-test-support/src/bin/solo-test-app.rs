@@ -41,6 +41,8 @@ async fn main() {
         .map(|v| v.trim().to_owned())
         .unwrap_or_else(|_| "healthy".into());
     println!("test app {version} starting in mode {mode} on port {port}");
+    // What a careless app prints: solo's log must not keep it.
+    println!("connecting with password=hunter2-not-for-logs");
     if mode == "crash" {
         eprintln!("crashing on purpose");
         std::process::exit(3);

@@ -145,13 +145,13 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> Result<(), CliErr
     let at = Instant::now();
     let releases: Releases = api.get_json("/api/v1/releases").await?;
     let last_commit = releases.releases.first().map(|r| r.commit.clone());
-    let git = git_facts(&root, last_commit.as_deref());
+    let facts = git_facts(&root, last_commit.as_deref());
     let files = release_files(&app, &root)?;
     let mut manifest = Manifest {
         app: app.name.clone(),
-        commit: git.commit.clone(),
-        committed_at: git.committed_at,
-        messages: git.messages.clone(),
+        commit: facts.commit.clone(),
+        committed_at: facts.committed_at,
+        messages: facts.messages.clone(),
         steps: steps.clone(),
     };
     let archive = tempfile::NamedTempFile::new().map_err(|e| {
@@ -198,6 +198,18 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> Result<(), CliErr
     let response = api.send(request).await?;
     show.step_done("upload", at.elapsed().as_millis() as u64, true, None);
     let run = follow(response, &api.base, &show).await?;
+    if args.tag && run.state == RunState::Live && facts.commit != "unknown" {
+        let tag = format!("v{}", run.version);
+        match git(&root, &["tag", &tag, &facts.commit]) {
+            Some(_) => show.line(&format!(
+                "tagged {} as {tag}",
+                &facts.commit[..facts.commit.len().min(7)]
+            )),
+            None => show.line(&format!(
+                "could not tag the commit as {tag} (does the tag exist?)"
+            )),
+        }
+    }
     finish(run, &show, started, global.json)
 }
 
