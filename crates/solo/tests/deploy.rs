@@ -621,8 +621,8 @@ fn a_crashed_release_is_restarted_and_a_crash_loop_is_reported_not_looped() {
     for round in 1..=2 {
         let pid = pid_of();
         assert!(
-            Command::new("kill")
-                .args(["-9", &pid.to_string()])
+            Command::new("sh")
+                .args(["-c", &format!("kill -9 {pid}")])
                 .status()
                 .unwrap()
                 .success()
@@ -633,8 +633,8 @@ fn a_crashed_release_is_restarted_and_a_crash_loop_is_reported_not_looped() {
     }
     let pid = pid_of();
     assert!(
-        Command::new("kill")
-            .args(["-9", &pid.to_string()])
+        Command::new("sh")
+            .args(["-c", &format!("kill -9 {pid}")])
             .status()
             .unwrap()
             .success()
