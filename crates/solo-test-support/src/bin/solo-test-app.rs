@@ -160,7 +160,11 @@ async fn handle(
                 .body(Full::new(Bytes::new()))
                 .unwrap_or_default())
         }
-        _ => text(StatusCode::OK, format!("hello from {version}")),
+        _ => {
+            // Read what was sent, as an app does, before answering.
+            let _ = http_body_util::BodyExt::collect(req.into_body()).await;
+            text(StatusCode::OK, format!("hello from {version}"))
+        }
     }
 }
 
