@@ -171,19 +171,15 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> Result<(), CliErr
         std::io::BufWriter::new(archive.as_file()),
     )
     .map_err(|e| CliError::failure(anyhow::Error::new(e).context("cannot pack the release")))?;
-    let bytes = std::fs::read(archive.path()).map_err(|e| {
+    // Checksummed by streaming the file: the archive is never held in memory.
+    let (checksum, size) = file_digest(archive.path()).map_err(|e| {
         CliError::failure(anyhow::Error::new(e).context("cannot read the packed release"))
     })?;
-    let checksum = hex::encode(Sha256::digest(&bytes));
     show.step_done(
         "pack",
         at.elapsed().as_millis() as u64,
         true,
-        Some(&format!(
-            "{} files, {}",
-            files.len(),
-            human_bytes(bytes.len() as u64)
-        )),
+        Some(&format!("{} files, {}", files.len(), human_bytes(size))),
     );
 
     // Upload; the node does the rest and tells as it goes.
@@ -194,7 +190,12 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> Result<(), CliErr
         .header("content-type", "application/gzip")
         .header("accept", "application/x-ndjson")
         .header("x-solo-checksum", format!("sha256:{checksum}"))
-        .body(bytes);
+        .header("content-length", size)
+        .body(reqwest::Body::from(tokio::fs::File::from_std(
+            archive.reopen().map_err(|e| {
+                CliError::failure(anyhow::Error::new(e).context("cannot read the packed release"))
+            })?,
+        )));
     let response = api.send(request).await?;
     show.step_done("upload", at.elapsed().as_millis() as u64, true, None);
     let run = follow(response, &api.base, &show).await?;
@@ -335,6 +336,24 @@ fn finish(run: Run, show: &Show, started: Instant, json: bool) -> Result<(), Cli
             ),
         ))
     }
+}
+
+/// SHA-256 (hex) and size of a file, read in chunks.
+fn file_digest(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0_u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
 }
 
 fn run_build(build: &str, root: &Path) -> Result<(), CliError> {
