@@ -26,7 +26,7 @@ use solo_store::{Migration, MigrationSet};
 pub use logs::{LogFiles, log_path};
 pub use metrics::ProxyMetrics;
 pub use pipeline::{Progress, ProgressSender, Requester, deploy_archive, rollback};
-pub use proxy::Proxy;
+pub use proxy::{Proxy, enter_worker};
 pub use routes::{UPLOAD_PATH, routes};
 pub use service::{
     AppSpec, DeploySettings, Deploys, HealthSpec, RestartSpec, ServingStatus, WatchSpec,

@@ -589,6 +589,7 @@ fn launch(
         &release.version,
         std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         deploys.inner.proxy.metrics(),
+        deploys.inner.proxy.workers(),
     );
     Ok((Arc::new(process), upstream, log))
 }

@@ -58,7 +58,7 @@ fn deploys(db: &Db, data_dir: &Path) -> Deploys {
             max_archive_bytes: 1 << 20,
             max_unpacked_bytes: 1 << 22,
         },
-        Proxy::new(ProxyMetrics::default(), Duration::from_secs(10), 1 << 20),
+        Proxy::new(ProxyMetrics::default(), Duration::from_secs(10), 1 << 20, 1),
         Redactor::new(),
     )
 }

@@ -67,7 +67,7 @@ pub async fn bind_proxy(
     let mut listeners = Vec::new();
     for addr in &stack.proxy.listen {
         let addr = addr.socket_addr();
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
+        let listener = reuseport_listener(addr).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
                 "; another process listens there: stop it, or change [proxy] listen in solo.toml"
             } else {
@@ -102,6 +102,105 @@ pub async fn bind_proxy(
         tls,
         http,
     }))
+}
+
+/// A listener other listeners can share (SO_REUSEPORT): each proxy worker
+/// accepts on its own, and the kernel spreads connections across them.
+fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Serves the proxy on one thread per core, each with its own
+/// single-threaded runtime, listeners and connection pools, like nginx's
+/// workers: a request and its upstream connection never cross threads.
+/// The threads end when `stop` turns true and their connections drained.
+pub fn spawn_proxy(
+    proxy: &solo_deploy::Proxy,
+    bound: ProxyListeners,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<std::thread::JoinHandle<()>>, CliError> {
+    let addrs: Vec<std::net::SocketAddr> = bound
+        .listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<Result<_, _>>()
+        .or_fail(|| "cannot read the proxy's address".into())?;
+    let mut first = Some(
+        bound
+            .listeners
+            .into_iter()
+            .map(|l| l.into_std())
+            .collect::<Result<Vec<_>, _>>()
+            .or_fail(|| "cannot hand the proxy's listeners over".into())?,
+    );
+    let mut threads = Vec::new();
+    for index in 0..proxy.workers() {
+        let inherited = first.take();
+        let (proxy, addrs, tls, http, stop) = (
+            proxy.clone(),
+            addrs.clone(),
+            bound.tls.clone(),
+            bound.http.clone(),
+            stop.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name(format!("solo-proxy-{index}"))
+            .spawn(move || {
+                solo_deploy::enter_worker(index);
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        tracing::error!(%error, "a proxy worker cannot start");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listeners: Vec<TcpListener> = match inherited {
+                        Some(std_listeners) => std_listeners
+                            .into_iter()
+                            .filter_map(|l| TcpListener::from_std(l).ok())
+                            .collect(),
+                        None => addrs
+                            .iter()
+                            .filter_map(|addr| match reuseport_listener(*addr) {
+                                Ok(l) => Some(l),
+                                Err(error) => {
+                                    tracing::warn!(%error, %addr, "a proxy worker cannot share the address");
+                                    None
+                                }
+                            })
+                            .collect(),
+                    };
+                    let mut serving = tokio::task::JoinSet::new();
+                    for listener in listeners {
+                        let (router, tls, http, mut stop) =
+                            (proxy.router(), tls.clone(), http.clone(), stop.clone());
+                        serving.spawn(async move {
+                            let stopped = async move {
+                                let _ = stop.wait_for(|stop| *stop).await;
+                            };
+                            solo_http::serve(listener, tls, router, &http, stopped).await
+                        });
+                    }
+                    while serving.join_next().await.is_some() {}
+                });
+            })
+            .or_fail(|| "cannot start the proxy's threads".into())?;
+        threads.push(thread);
+    }
+    Ok(threads)
 }
 
 /// The addresses the proxy listens on, for the `ready` line.

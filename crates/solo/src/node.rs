@@ -124,6 +124,7 @@ pub async fn run(
         proxy_metrics,
         settings.stack.proxy.request_timeout.as_std(),
         usize::try_from(settings.stack.proxy.body_limit.bytes()).unwrap_or(usize::MAX),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     let deploys = solo_deploy::Deploys::new(
         db.clone(),
@@ -181,30 +182,25 @@ pub async fn run(
     let (serve_stop_tx, serve_stop_rx) = watch::channel(false);
     let (deploys_stop_tx, deploys_stop_rx) = watch::channel(false);
     let deploys_task = tokio::spawn(deploys.run(deploys_stop_rx));
-    let mut proxy_tasks = tokio::task::JoinSet::new();
-    if let Some(proxy_listeners) = proxy_listeners {
-        for listener in proxy_listeners.listeners {
-            let router = proxy.router();
-            let tls = proxy_listeners.tls.clone();
-            let http = proxy_listeners.http.clone();
-            let mut stop = serve_stop_rx.clone();
-            proxy_tasks.spawn(async move {
-                let stopped = async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                };
-                solo_http::serve(listener, tls, router, &http, stopped).await
-            });
-        }
-    }
+    let proxy_threads = match proxy_listeners {
+        Some(bound) => crate::deploy::spawn_proxy(&proxy, bound, serve_stop_rx)?,
+        None => Vec::new(),
+    };
     let shutdown = async move {
         shutdown.await;
         let _ = jobs_stop_tx.send(true);
         let _ = serve_stop_tx.send(true);
     };
     let drained = solo_http::serve(listener, tls, app, &settings.http, shutdown).await;
-    if tokio::time::timeout(settings.http.shutdown_grace + STOP_STEP_LIMIT, async {
-        while proxy_tasks.join_next().await.is_some() {}
-    })
+    let proxy_stopped = tokio::task::spawn_blocking(move || {
+        for thread in proxy_threads {
+            let _ = thread.join();
+        }
+    });
+    if tokio::time::timeout(
+        settings.http.shutdown_grace + STOP_STEP_LIMIT,
+        proxy_stopped,
+    )
     .await
     .is_err()
     {

@@ -244,6 +244,8 @@ queue = "checks"
     // Fix the cause, press Retry: the job runs again and completes.
     std::fs::write(&ready, "").unwrap();
     browser.click("form[action$='/retry'] button").await;
+    // The POST's own page first: navigating away at once could cancel it.
+    browser.wait_for("div.notice").await;
     let path = format!("/jobs/{id}");
     let text = wait_for_text(&browser, &node, &path, "completed").await;
     assert!(

@@ -132,7 +132,7 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
 
     let sent = tokio::time::timeout(
         proxy.inner.request_timeout,
-        upstream.client.request(upstream_request),
+        upstream.client().request(upstream_request),
     )
     .await;
     let mut response = match sent {

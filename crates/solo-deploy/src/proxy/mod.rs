@@ -28,7 +28,9 @@ pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
     authority: http::uri::Authority,
     metrics: ReleaseMetrics,
-    client: Client<HttpConnector, Body>,
+    /// One keep-alive pool per proxy worker (and one more for everyone
+    /// else): a worker's connections are driven on its own thread.
+    clients: Vec<Client<HttpConnector, Body>>,
     in_flight: AtomicUsize,
     idle: Notify,
     /// Since this upstream started serving: for the rollback watch.
@@ -37,21 +39,30 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(version: &str, addr: SocketAddr, metrics: &ProxyMetrics) -> Arc<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+    pub(crate) fn new(
+        version: &str,
+        addr: SocketAddr,
+        metrics: &ProxyMetrics,
+        workers: usize,
+    ) -> Arc<Self> {
+        let clients = (0..=workers.max(1))
+            .map(|_| {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                connector.set_connect_timeout(Some(Duration::from_secs(5)));
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    .pool_max_idle_per_host(256)
+                    .build(connector)
+            })
+            .collect();
         Arc::new(Upstream {
             version: version.to_owned(),
             addr,
             authority: http::uri::Authority::try_from(addr.to_string().as_str())
                 .unwrap_or_else(|_| http::uri::Authority::from_static("127.0.0.1")),
             metrics: metrics.for_release(version),
-            client,
+            clients,
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             requests: AtomicU64::new(0),
@@ -65,7 +76,15 @@ impl Upstream {
         &self,
         request: http::Request<Body>,
     ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
-        self.client.request(request).await
+        self.client().request(request).await
+    }
+
+    /// The pool of the proxy worker running this code (the shared one
+    /// elsewhere).
+    pub(crate) fn client(&self) -> &Client<HttpConnector, Body> {
+        let last = self.clients.len() - 1;
+        let index = WORKER.with(|w| w.get()).map_or(last, |w| w.min(last));
+        &self.clients[index]
     }
 
     pub(crate) fn in_flight(&self) -> usize {
@@ -86,6 +105,17 @@ impl Upstream {
         };
         tokio::time::timeout(limit, wait).await.is_ok()
     }
+}
+
+thread_local! {
+    /// Which proxy worker this thread is (see [`enter_worker`]).
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Marks the calling thread as proxy worker `index` (of
+/// [`Proxy::workers`]): its requests use that worker's connection pools.
+pub fn enter_worker(index: usize) {
+    WORKER.with(|w| w.set(Some(index)));
 }
 
 /// A request's hold on the upstream it was sent to. Dropped when the
@@ -119,20 +149,33 @@ struct ProxyInner {
     metrics: ProxyMetrics,
     request_timeout: Duration,
     body_limit: usize,
+    workers: usize,
 }
 
 impl Proxy {
     /// `request_timeout`: the longest wait for the app's answer head;
     /// `body_limit`: the largest request body passed on.
-    pub fn new(metrics: ProxyMetrics, request_timeout: Duration, body_limit: usize) -> Self {
+    /// `workers`: how many threads serve the proxy's listeners (each
+    /// gets its own connection pool per upstream).
+    pub fn new(
+        metrics: ProxyMetrics,
+        request_timeout: Duration,
+        body_limit: usize,
+        workers: usize,
+    ) -> Self {
         Proxy {
             inner: Arc::new(ProxyInner {
                 current: RwLock::new(None),
                 metrics,
                 request_timeout,
                 body_limit,
+                workers,
             }),
         }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.inner.workers
     }
 
     /// The router to serve on the proxy's listeners (every path, every
