@@ -91,6 +91,19 @@ fn example_stack_mentions_every_key() {
         "session_lifetime",
         "require_mfa_for_admins",
         "SOLO_DATABASE_URL",
+        "[app]",
+        "build",
+        "files",
+        "start",
+        "required_env",
+        "drain_timeout",
+        "keep_releases",
+        "[app.health]",
+        "[app.watch]",
+        "[app.restart]",
+        "[proxy]",
+        "[preflight]",
+        "allow_file",
     ] {
         assert!(
             EXAMPLE_STACK.contains(key),
@@ -106,7 +119,7 @@ fn example_stack_commented_lines_are_valid_when_uncommented() {
         .lines()
         .map(|line| match line.strip_prefix("# ") {
             Some(rest)
-                if (rest.contains(" = ") || rest.starts_with("[["))
+                if (rest.contains(" = ") || rest.starts_with('['))
                     && !rest.contains("cors_origins") =>
             {
                 rest
@@ -126,6 +139,11 @@ fn example_stack_commented_lines_are_valid_when_uncommented() {
         ),
         (3, 1, 1)
     );
+    let app = stack.app.expect("[app]");
+    assert_eq!((app.name.as_str(), app.keep_releases), ("shop", 3));
+    assert_eq!(app.health.path, "/healthz");
+    assert_eq!(stack.proxy.listen.len(), 1);
+    assert!(stack.preflight.debug_patterns.contains_key("rs"));
 }
 
 #[test]
