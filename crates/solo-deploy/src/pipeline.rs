@@ -508,18 +508,7 @@ async fn activate(
             Err(error) => Some(error.to_string()),
         },
     );
-    let mut tx = inner.db.begin().await?;
-    store::finish_run(
-        &mut tx,
-        run_id,
-        RunState::Live,
-        &steps.list,
-        None,
-        None,
-        Utc::now(),
-    )
-    .await?;
-    tx.commit().await?;
+    store::save_steps(&inner.db, run_id, &steps.list).await?;
 
     if kind != RunKind::AutoRollback && !app.watch.window.is_zero() {
         spawn_watch(deploys.clone(), generation, run_id);

@@ -6,5 +6,6 @@
 pub mod app;
 pub mod browser;
 pub mod engines;
+pub mod git;
 pub mod node;
 pub mod pg;

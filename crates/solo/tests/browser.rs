@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use chrono::Utc;
 use solo_access::totp::{STEP_SECONDS, code_at};
 use solo_test_support::browser::Browser;
+use solo_test_support::git::git;
 use solo_test_support::node::{NodeBuilder, SoloNode};
 
 const SOLO: &str = env!("CARGO_BIN_EXE_solo");
@@ -262,21 +263,8 @@ queue = "checks"
 /// `solo deploy --skip-preflight` of the project in `dir` to `node`.
 fn deploy_release(dir: &std::path::Path, node: &SoloNode, version: &str, message: &str) {
     std::fs::write(dir.join("version.txt"), version).unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", message]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
     let out = Command::new(SOLO)
         .arg("--config")
         .arg(dir.join("solo.toml"))

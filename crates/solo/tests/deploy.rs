@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use solo_test_support::app::test_app;
+use solo_test_support::git::git;
 use solo_test_support::node::{NodeBuilder, SoloNode};
 
 const SOLO: &str = env!("CARGO_BIN_EXE_solo");
@@ -90,20 +91,6 @@ listen = ["{proxy}"]
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.proxy)
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn free_addr() -> SocketAddr {
