@@ -92,6 +92,35 @@ impl NewEntry {
     }
 }
 
+/// Who asks for a change and from where: what every audited action
+/// carries from the API, the dashboard, the CLI or solo itself.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+}
+
+impl Requester {
+    /// solo itself (`node`, `solo (watch)`), outside any request.
+    pub fn system(name: impl Into<String>) -> Self {
+        Requester {
+            actor: Actor::system(name),
+            request_id: None,
+            client: None,
+        }
+    }
+
+    /// The entry recording `action` on `target` by this requester.
+    pub fn entry(&self, action: &str, target: Option<String>, details: Value) -> NewEntry {
+        let mut entry = NewEntry::new(self.actor.clone(), action)
+            .details(details)
+            .request(self.request_id.clone(), self.client.clone());
+        entry.target = target;
+        entry
+    }
+}
+
 /// An entry as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditRecord {

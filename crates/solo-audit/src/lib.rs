@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use solo_store::{Db, Migration, MigrationSet, Tx};
 
 pub use canonical::{GENESIS, canonical_json, entry_hash};
-pub use entry::{Actor, AuditFilter, AuditRecord, NewEntry};
+pub use entry::{Actor, AuditFilter, AuditRecord, NewEntry, Requester};
 pub use routes::routes;
 pub use verify::{BadEntry, VerifyReport, verify};
 

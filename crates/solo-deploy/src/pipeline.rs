@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
-use solo_audit::{Actor, NewEntry};
+use solo_audit::Actor;
 use solo_store::Tx;
 use tokio::sync::mpsc;
 
@@ -28,48 +28,43 @@ use crate::store::{self, NewRelease, NewRun};
 use crate::{DeployError, Release, Run, RunKind, RunState, Step, versions};
 
 /// Who asks, for the run's record and the audit log.
-#[derive(Debug, Clone)]
-pub struct Requester {
-    pub actor: Actor,
-    pub request_id: Option<String>,
-    pub client: Option<String>,
+pub use solo_audit::Requester;
+
+/// How a run's record names who asked.
+fn label(who: &Requester) -> String {
+    match &who.actor {
+        Actor::User { name, .. } => name.clone(),
+        // The node's own token for the CLI on its machine.
+        Actor::Token { name, .. } if name.starts_with("local:") => "local cli".to_owned(),
+        Actor::Token { name, .. } => format!("token:{name}"),
+        Actor::System { name } => name.clone(),
+    }
 }
 
-impl Requester {
-    pub fn system(name: &str) -> Self {
-        Requester {
-            actor: Actor::system(name),
-            request_id: None,
-            client: None,
-        }
-    }
+async fn audit(
+    tx: &mut Tx,
+    who: &Requester,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), DeployError> {
+    solo_audit::append(
+        tx,
+        who.entry(action, Some(target.to_owned()), details),
+        Utc::now(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| DeployError::Audit(e.to_string()))
+}
 
-    fn label(&self) -> String {
-        match &self.actor {
-            Actor::User { name, .. } => name.clone(),
-            // The node's own token for the CLI on its machine.
-            Actor::Token { name, .. } if name.starts_with("local:") => "local cli".to_owned(),
-            Actor::Token { name, .. } => format!("token:{name}"),
-            Actor::System { name } => name.clone(),
-        }
-    }
-
-    async fn audit(
-        &self,
-        tx: &mut Tx,
-        action: &str,
-        target: &str,
-        details: serde_json::Value,
-    ) -> Result<(), DeployError> {
-        let mut entry = NewEntry::new(self.actor.clone(), action)
-            .details(details)
-            .request(self.request_id.clone(), self.client.clone());
-        entry.target = Some(target.to_owned());
-        solo_audit::append(tx, entry, Utc::now())
-            .await
-            .map(|_| ())
-            .map_err(|e| DeployError::Audit(e.to_string()))
-    }
+/// Takes the pipeline: one deploy or rollback at a time per node.
+fn one_at_a_time(deploys: &Deploys) -> Result<tokio::sync::MutexGuard<'_, ()>, DeployError> {
+    deploys.inner.pipeline.try_lock().map_err(|_| {
+        DeployError::Conflict(
+            "another deploy or rollback is running; try again when it ends".into(),
+        )
+    })
 }
 
 /// A step starting or ending, as the CLI shows it.
@@ -143,12 +138,7 @@ pub async fn deploy_archive(
     progress: Option<ProgressSender>,
 ) -> Result<Run, DeployError> {
     let app = deploys.app_or_err()?.clone();
-    let inner = &deploys.inner;
-    let _one_at_a_time = inner.pipeline.try_lock().map_err(|_| {
-        DeployError::Conflict(
-            "another deploy or rollback is running; try again when it ends".into(),
-        )
-    })?;
+    let _one_at_a_time = one_at_a_time(deploys)?;
     let mut steps = Steps::new(progress, Vec::new());
 
     let started = steps.begin("release");
@@ -244,13 +234,14 @@ async fn make_release(
             committed_at: manifest.committed_at,
             dir: &dir,
             checksum,
-            created_by: &who.label(),
+            created_by: &label(who),
         },
         now,
     )
     .await?;
-    who.audit(
+    audit(
         &mut tx,
+        who,
         "deploy.release",
         &format!("{}@{version}", app.name),
         serde_json::json!({
@@ -302,11 +293,7 @@ pub async fn rollback(
 ) -> Result<Run, DeployError> {
     let app = deploys.app_or_err()?.clone();
     let inner = &deploys.inner;
-    let _one_at_a_time = inner.pipeline.try_lock().map_err(|_| {
-        DeployError::Conflict(
-            "another deploy or rollback is running; try again when it ends".into(),
-        )
-    })?;
+    let _one_at_a_time = one_at_a_time(deploys)?;
     let serving_version = inner
         .lock_serving()
         .as_ref()
@@ -384,14 +371,15 @@ async fn activate(
             kind,
             release: &release,
             previous: previous.as_ref(),
-            actor: &who.label(),
+            actor: &label(who),
             reason: reason.as_deref(),
         },
         Utc::now(),
     )
     .await?;
-    who.audit(
+    audit(
         &mut tx,
+        who,
         &format!("deploy.{}", kind.as_str()),
         &format!("{}@{}", app.name, release.version),
         serde_json::json!({
@@ -467,8 +455,9 @@ async fn activate(
         Utc::now(),
     )
     .await?;
-    who.audit(
+    audit(
         &mut tx,
+        who,
         "deploy.switch",
         &format!("{}@{}", app.name, release.version),
         serde_json::json!({ "run": run_id, "from": previous.as_ref().map(|p| p.version.clone()) }),

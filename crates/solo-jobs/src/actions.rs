@@ -2,36 +2,25 @@
 //! audit entry in the same transaction, for the API and the CLI alike.
 
 use chrono::Utc;
-use solo_audit::{Actor, NewEntry};
 use solo_store::{Db, Tx};
 
 use crate::{Enqueued, Job, JobError, JobFilter, NewJob, store};
 
-/// Who acts, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    pub actor: Actor,
-    pub request_id: Option<String>,
-    pub client: Option<String>,
-}
+/// Who acts, for the audit log (the one shape every capability uses).
+pub use solo_audit::Requester as Operator;
 
-impl Operator {
-    pub(crate) async fn record(
-        &self,
-        tx: &mut Tx,
-        action: &str,
-        target: Option<String>,
-        details: serde_json::Value,
-    ) -> Result<(), JobError> {
-        let mut entry = NewEntry::new(self.actor.clone(), action)
-            .details(details)
-            .request(self.request_id.clone(), self.client.clone());
-        entry.target = target;
-        solo_audit::append(tx, entry, Utc::now())
-            .await
-            .map(|_| ())
-            .map_err(|e| JobError::Audit(e.to_string()))
-    }
+/// Appends `who`'s audit entry for `action` inside `tx`.
+pub(crate) async fn record(
+    tx: &mut Tx,
+    who: &Operator,
+    action: &str,
+    target: Option<String>,
+    details: serde_json::Value,
+) -> Result<(), JobError> {
+    solo_audit::append(tx, who.entry(action, target, details), Utc::now())
+        .await
+        .map(|_| ())
+        .map_err(|e| JobError::Audit(e.to_string()))
 }
 
 /// Enqueues inside `tx` and records one audit entry for the request.
@@ -49,8 +38,9 @@ pub async fn enqueue_in(
         .iter()
         .filter(|o| matches!(o, Enqueued::Inserted(_)))
         .count();
-    who.record(
+    record(
         tx,
+        who,
         "jobs.enqueue",
         None,
         serde_json::json!({ "count": jobs.len(), "inserted": inserted, "queues": queues }),
@@ -91,8 +81,9 @@ async fn act(db: &Db, id: i64, who: &Operator, action: &str) -> Result<Job, JobE
             format!("job {id} is {state}: it has already finished")
         }));
     }
-    who.record(
+    record(
         &mut tx,
+        who,
         action,
         Some(format!("job:{id}")),
         serde_json::json!({ "queue": before.queue, "kind": before.kind }),
@@ -108,8 +99,9 @@ async fn act(db: &Db, id: i64, who: &Operator, action: &str) -> Result<Job, JobE
 pub async fn purge_jobs(db: &Db, filter: &JobFilter, who: &Operator) -> Result<u64, JobError> {
     let mut tx = db.begin().await?;
     let purged = crate::purge(&mut tx, filter).await?;
-    who.record(
+    record(
         &mut tx,
+        who,
         "jobs.purge",
         None,
         serde_json::json!({ "filter": filter, "purged": purged }),

@@ -465,15 +465,15 @@ async fn publish_event(
     let outcomes = store::insert_tx(&mut tx, &new_jobs, Utc::now())
         .await
         .map_err(api_error)?;
-    operator(&caller, &meta)
-        .record(
-            &mut tx,
-            "event.publish",
-            Some(event.topic.clone()),
-            serde_json::json!({ "jobs": outcomes.len() }),
-        )
-        .await
-        .map_err(api_error)?;
+    crate::actions::record(
+        &mut tx,
+        &operator(&caller, &meta),
+        "event.publish",
+        Some(event.topic.clone()),
+        serde_json::json!({ "jobs": outcomes.len() }),
+    )
+    .await
+    .map_err(api_error)?;
     tx.commit().await.map_err(db_error)?;
     jobs.enqueued(&new_jobs, &outcomes);
     let ids = outcomes

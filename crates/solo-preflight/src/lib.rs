@@ -1,9 +1,9 @@
 //! Preflight: what must be true before code ships. Five checks, each
 //! finding naming its file and line where it has one:
 //!
-//! - **debug**: leftover debugging code, by file extension (`dbg!(`,
-//!   `console.log(`, `debugger;`, `import pdb`, `.only(`, …) plus the
-//!   stack's own patterns;
+//! - **debug**: leftover debugging code, by file extension (Rust's debug
+//!   macro, `console.log(`, `debugger;`, `import pdb`, `.only(`, …) plus
+//!   the stack's own patterns;
 //! - **secret**: private keys, common cloud key formats, and long
 //!   high-entropy values assigned to names like `secret` or `token`;
 //! - **uncommitted**: changes git has not committed;
@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
-pub use patterns::default_debug_patterns;
+pub use patterns::{RUST_DEBUG_MACRO, default_debug_patterns};
 
 /// Which check found something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

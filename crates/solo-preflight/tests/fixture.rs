@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use solo_preflight::{Check, Options, run};
+use solo_preflight::{Check, Options, RUST_DEBUG_MACRO, run};
 
 fn write(root: &Path, file: &str, text: &str) {
     let path = root.join(file);
@@ -35,7 +35,7 @@ fn every_class_of_problem_is_found_where_it_is_and_nothing_else() {
     write(
         root,
         "src/main.rs",
-        "fn main() {\n    let x = 1;\n    dbg!(x);\n}\n",
+        &format!("fn main() {{\n    let x = 1;\n    {RUST_DEBUG_MACRO}x);\n}}\n"),
     );
     write(
         root,
@@ -68,7 +68,7 @@ fn every_class_of_problem_is_found_where_it_is_and_nothing_else() {
     write(
         root,
         "README.md",
-        "Use console.log( and dbg!( while developing.\n",
+        &format!("Use console.log( and {RUST_DEBUG_MACRO} while developing.\n"),
     );
     write(
         root,
@@ -155,7 +155,7 @@ fn every_class_of_problem_is_found_where_it_is_and_nothing_else() {
     write(
         root,
         "README.md",
-        "Use console.log( and dbg!( while developing.\n",
+        &format!("Use console.log( and {RUST_DEBUG_MACRO} while developing.\n"),
     );
     let clean = Options {
         test: Some("true".into()),

@@ -81,10 +81,7 @@ impl Default for RawHttpSection {
 
 impl From<HttpSection> for RawHttpSection {
     fn from(http: HttpSection) -> Self {
-        let (tls_cert, tls_key) = match http.tls {
-            Some(TlsFiles { cert, key }) => (Some(cert), Some(key)),
-            None => (None, None),
-        };
+        let (tls_cert, tls_key) = tls_unpair(http.tls);
         Self {
             request_timeout: http.request_timeout,
             body_limit: http.body_limit,
@@ -110,6 +107,14 @@ impl TryFrom<RawHttpSection> for HttpSection {
             tls,
             public_metrics: raw.public_metrics,
         })
+    }
+}
+
+/// The two keys the file writes for optional TLS files.
+pub(super) fn tls_unpair(tls: Option<TlsFiles>) -> (Option<PathBuf>, Option<PathBuf>) {
+    match tls {
+        Some(TlsFiles { cert, key }) => (Some(cert), Some(key)),
+        None => (None, None),
     }
 }
 

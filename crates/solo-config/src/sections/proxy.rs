@@ -60,10 +60,7 @@ impl Default for RawProxySection {
 
 impl From<ProxySection> for RawProxySection {
     fn from(proxy: ProxySection) -> Self {
-        let (tls_cert, tls_key) = match proxy.tls {
-            Some(TlsFiles { cert, key }) => (Some(cert), Some(key)),
-            None => (None, None),
-        };
+        let (tls_cert, tls_key) = super::http::tls_unpair(proxy.tls);
         Self {
             listen: proxy.listen,
             tls_cert,

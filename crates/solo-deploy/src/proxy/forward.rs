@@ -139,7 +139,7 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
             tracing::warn!(release = %upstream.version, %error, "the release did not answer");
-            proxy.record(&upstream, StatusCode::BAD_GATEWAY, started);
+            upstream.record(StatusCode::BAD_GATEWAY, started);
             return proxy_error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
@@ -148,7 +148,7 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
             );
         }
         Err(_) => {
-            proxy.record(&upstream, StatusCode::GATEWAY_TIMEOUT, started);
+            upstream.record(StatusCode::GATEWAY_TIMEOUT, started);
             return proxy_error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
@@ -158,7 +158,7 @@ pub(super) async fn forward(State(proxy): State<Proxy>, request: Request) -> Res
         }
     };
     let status = response.status();
-    proxy.record(&upstream, status, started);
+    upstream.record(status, started);
 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
@@ -217,15 +217,4 @@ fn proxy_error(status: StatusCode, code: &str, message: &str, id: &RequestId) ->
         .headers_mut()
         .insert(X_REQUEST_ID, request_id_value(id));
     response
-}
-
-impl Proxy {
-    fn record(&self, upstream: &super::Upstream, status: StatusCode, started: Instant) {
-        use std::sync::atomic::Ordering;
-        upstream.requests.fetch_add(1, Ordering::Relaxed);
-        if status.is_server_error() {
-            upstream.server_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        upstream.metrics.record(status, started.elapsed());
-    }
 }

@@ -87,6 +87,15 @@ impl Upstream {
         &self.clients[index]
     }
 
+    /// One answer, for the watch's counters and the metrics.
+    pub(crate) fn record(&self, status: http::StatusCode, started: std::time::Instant) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if status.is_server_error() {
+            self.server_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.metrics.record(status, started.elapsed());
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }

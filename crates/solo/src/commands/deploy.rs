@@ -96,7 +96,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> Result<(), CliErr
     } else {
         show.step_started("preflight");
         let at = Instant::now();
-        let report = crate::commands::preflight::check(&root, &stack, false)?;
+        let report = crate::commands::preflight::check(&root, &stack);
         let ms = at.elapsed().as_millis() as u64;
         if !report.findings.is_empty() {
             show.step_done(

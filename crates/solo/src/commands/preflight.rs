@@ -13,7 +13,7 @@ use crate::{output, settings};
 pub fn run(global: &GlobalArgs) -> Result<(), CliError> {
     let (config_path, stack) = settings::load_stack(global)?;
     let root = settings::config_dir(&config_path);
-    let report = check(&root, &stack, global.json)?;
+    let report = check(&root, &stack);
     output::emit(global.json, &report, || human(&report));
     if report.findings.is_empty() {
         Ok(())
@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs) -> Result<(), CliError> {
 }
 
 /// Runs the checks on the repository at `root`.
-pub fn check(root: &Path, stack: &StackFile, _json: bool) -> Result<Report, CliError> {
+pub fn check(root: &Path, stack: &StackFile) -> Report {
     let app = stack.app.as_ref();
     let data_dir = stack.node.data_dir_or_default();
     let options = Options {
@@ -49,7 +49,7 @@ pub fn check(root: &Path, stack: &StackFile, _json: bool) -> Result<Report, CliE
                 .to_owned(),
         ],
     };
-    Ok(solo_preflight::run(root, &options))
+    solo_preflight::run(root, &options)
 }
 
 pub fn human(report: &Report) -> String {
